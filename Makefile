@@ -1,0 +1,35 @@
+# `make demo` and `make test` work on a fresh clone: the first use creates .venv and installs
+# the project into it. PYTHON picks the interpreter that builds the venv.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+
+.PHONY: demo test test-all lint bench clean
+
+$(VENV)/.base: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e .
+	@touch $@
+
+$(VENV)/.dev: $(VENV)/.base
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+demo: $(VENV)/.base
+	$(VENV)/bin/rnnkit classify train --dataset digits --out runs/demo
+
+test: $(VENV)/.dev
+	$(PY) -m pytest -q
+
+test-all: $(VENV)/.dev
+	$(PY) -m pytest -q -m ''
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+bench: $(VENV)/.dev
+	$(PY) benchmarks/recurrent.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache
