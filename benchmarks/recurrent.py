@@ -1,0 +1,148 @@
+"""Speed of rnnkit's recurrent layers against torch.nn, as ratios measured in one run.
+
+For each shape and cell family (LSTM, GRU) it times a training step (forward + backward of a sum
+loss) and an inference step (forward under no_grad) of:
+
+* ``torch.nn.LSTM/GRU`` — the baseline every ratio is relative to;
+* ``rnnkit.nn`` fused (``fused="auto"``: torch's kernels), cells (``fused=False``) and
+  ``layer_norm=True`` (always cells);
+* the NumPy reference (``rnnkit.reference``: forward + hand-written BPTT), timed in its own phase
+  beside a fresh torch baseline, because NumPy and torch threads slow each other when interleaved.
+
+Implementations are timed alternating, block by block, and medians are reported (the machine's
+speed drifts, see ../shared/PERF-NOTES.md). Prints a table and writes JSON.
+
+    python benchmarks/recurrent.py                 # full run (a few minutes on 2 cores)
+    python benchmarks/recurrent.py --quick         # fewer repeats, for a smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import rnnkit.nn as rnn
+import rnnkit.reference as ref
+
+SHAPES = [  # (batch, seq, input, hidden, layers)
+    (64, 28, 28, 128, 1),
+    (64, 28, 28, 128, 2),
+    (32, 100, 64, 256, 1),
+]
+
+
+def median_times(fns: dict[str, Callable[[], None]], repeats: int, inner: int) -> dict[str, float]:
+    """Median seconds per call of each function, timed in alternating blocks after a warm-up."""
+    for fn in fns.values():
+        fn()
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            for _ in range(inner):
+                fn()
+            samples[name].append((time.perf_counter() - start) / inner)
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def torch_step(module: torch.nn.Module, x: torch.Tensor, train: bool) -> Callable[[], None]:
+    def train_step() -> None:
+        module.zero_grad(set_to_none=True)
+        output, _ = module(x)
+        output.sum().backward()
+
+    @torch.no_grad()
+    def infer_step() -> None:
+        module(x)
+
+    return train_step if train else infer_step
+
+
+def numpy_step(layer, x: np.ndarray, train: bool) -> Callable[[], None]:
+    def train_step() -> None:
+        output, _ = layer.forward(x)
+        layer.backward(np.ones_like(output))
+
+    def infer_step() -> None:
+        layer.forward(x)
+
+    return train_step if train else infer_step
+
+
+def bench_shape(family: str, shape: tuple, repeats: int, inner: int) -> dict[str, dict]:
+    batch, seq, inputs, hidden, layers = shape
+    torch_cls = {"LSTM": torch.nn.LSTM, "GRU": torch.nn.GRU}[family]
+    ours_cls = {"LSTM": rnn.LSTM, "GRU": rnn.GRU}[family]
+    args = (inputs, hidden, layers)
+    modules = {
+        "torch.nn": torch_cls(*args, batch_first=True),
+        "fused": ours_cls(*args, batch_first=True),
+        "cells": ours_cls(*args, batch_first=True, fused=False),
+        "layer_norm": ours_cls(*args, batch_first=True, layer_norm=True),
+    }
+    x = torch.randn(batch, seq, inputs)
+    result: dict[str, dict] = {}
+    for mode in ("train", "infer"):
+        fns = {name: torch_step(m, x, mode == "train") for name, m in modules.items()}
+        result[mode] = median_times(fns, repeats, inner)
+
+    # NumPy phase: its own torch baseline, run in blocks apart from the NumPy timings.
+    numpy_layer = getattr(ref, family)(inputs, hidden, layers, batch_first=True, seed=0)
+    x_np = x.double().numpy()
+    for mode in ("train", "infer"):
+        base = median_times({"torch.nn": torch_step(modules["torch.nn"], x, mode == "train")},
+                            repeats, inner)["torch.nn"]
+        np_time = median_times({"numpy": numpy_step(numpy_layer, x_np, mode == "train")},
+                               max(3, repeats // 2), 1)["numpy"]
+        result[mode]["numpy"] = np_time
+        result[mode]["numpy_baseline"] = base
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats (smoke test)")
+    parser.add_argument("--repeats", type=int, default=9, help="timed blocks per implementation")
+    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/recurrent.json"))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    repeats, inner = (3, 1) if args.quick else (args.repeats, 3)
+
+    rows = []
+    print(f"torch {torch.__version__}, {args.threads} threads, float32; times are medians, "
+          "ratios are to torch.nn in the same run\n")
+    header = f"{'family':6} {'B,T,I,H,layers':18} {'mode':5} {'torch.nn':>9}"
+    names = ["fused", "cells", "layer_norm", "numpy"]
+    print(header + "".join(f" {n:>16}" for n in names))
+    for family in ("LSTM", "GRU"):
+        for shape in SHAPES:
+            result = bench_shape(family, shape, repeats, inner)
+            for mode, times in result.items():
+                base = times["torch.nn"]
+                ratios = {n: times[n] / base for n in ("fused", "cells", "layer_norm")}
+                ratios["numpy"] = times["numpy"] / times["numpy_baseline"]
+                row = {"family": family, "shape": dict(zip(
+                    ["batch", "seq", "input", "hidden", "layers"], shape, strict=True)),
+                    "mode": mode, "seconds": times, "ratio_to_torch": ratios}
+                rows.append(row)
+                cells = "".join(f" {times[n] * 1e3:7.1f}ms {ratios[n]:5.2f}x" for n in names)
+                print(f"{family:6} {','.join(map(str, shape)):18} {mode:5} "
+                      f"{base * 1e3:7.1f}ms{cells}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({
+        "torch": torch.__version__, "threads": args.threads, "machine": platform.machine(),
+        "processor": platform.processor(), "rows": rows}, indent=2))
+    print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
