@@ -1,0 +1,123 @@
+"""The IDX format of MNIST and its relatives (Fashion-MNIST, KMNIST, EMNIST…), and MNIST itself.
+
+An IDX file is: two zero bytes, a type code (0x08 unsigned byte … 0x0E float64), the number of
+dimensions, each dimension as a big-endian int32, then the data, big-endian. Files may be gzipped.
+Every malformed file is refused with a ValueError that names it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from .fetch import RemoteFile, data_dir, ensure_file
+
+_TYPES = {
+    0x08: np.dtype(np.uint8),
+    0x09: np.dtype(np.int8),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+
+# Torchvision's mirror of the LeCun files; sha256 from ../shared/datasets/MANIFEST.md.
+_MIRROR = "https://ossci-datasets.s3.amazonaws.com/mnist/"
+MNIST_FILES = {
+    "train": (
+        RemoteFile(
+            "train-images-idx3-ubyte.gz",
+            _MIRROR + "train-images-idx3-ubyte.gz",
+            "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+        ),
+        RemoteFile(
+            "train-labels-idx1-ubyte.gz",
+            _MIRROR + "train-labels-idx1-ubyte.gz",
+            "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+        ),
+    ),
+    "test": (
+        RemoteFile(
+            "t10k-images-idx3-ubyte.gz",
+            _MIRROR + "t10k-images-idx3-ubyte.gz",
+            "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+        ),
+        RemoteFile(
+            "t10k-labels-idx1-ubyte.gz",
+            _MIRROR + "t10k-labels-idx1-ubyte.gz",
+            "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+        ),
+    ),
+}
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read one IDX file (plain or ``.gz``) into an array of its declared type and shape."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such IDX file")
+    try:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except (EOFError, OSError, zlib.error) as error:
+        raise ValueError(f"{path}: corrupt or truncated gzip data ({error})") from error
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _TYPES:
+        magic = int.from_bytes(raw[:4].ljust(4, b"\0"), "big")
+        raise ValueError(
+            f"{path}: not an IDX file (magic number {magic:#010x}; expected 0x000008NN for "
+            "unsigned bytes, e.g. 2051 for images and 2049 for labels)"
+        )
+    dtype, ndim = _TYPES[raw[2]], raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise ValueError(f"{path}: truncated header ({len(raw)} bytes, needs {header})")
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if len(raw) != expected:
+        raise ValueError(
+            f"{path}: header declares shape {shape} ({expected} bytes) but the file holds "
+            f"{len(raw)} bytes — truncated or corrupt"
+        )
+    return (
+        np.frombuffer(raw, dtype=dtype, offset=header)
+        .reshape(shape)
+        .astype(dtype.newbyteorder("="))
+    )
+
+
+def load_idx_pair(
+    images: str | os.PathLike, labels: str | os.PathLike
+) -> tuple[np.ndarray, np.ndarray]:
+    """Images (N, H, W) and labels (N,) int64 from two IDX files, checked against each other."""
+    x, y = read_idx(images), read_idx(labels)
+    if x.ndim != 3:
+        raise ValueError(f"{images}: expected images of shape (N, H, W), got {x.shape}")
+    if y.ndim != 1:
+        raise ValueError(f"{labels}: expected labels of shape (N,), got {y.shape}")
+    if len(x) != len(y):
+        raise ValueError(f"{images} holds {len(x)} images but {labels} holds {len(y)} labels")
+    return x, y.astype(np.int64)
+
+
+def load_mnist(
+    split: str = "train",
+    root: str | os.PathLike | None = None,
+    folder: str = "mnist",
+    download: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST, or any set with MNIST's file names in ``root/folder``: uint8 (N, 28, 28), labels.
+
+    ``root`` defaults to :func:`~rnnkit.data.fetch.data_dir`. Missing MNIST files are downloaded
+    with checksums (other folders must already hold their files).
+    """
+    if split not in MNIST_FILES:
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    directory = data_dir(root) / folder
+    images, labels = (
+        ensure_file(directory, remote, download=download and folder == "mnist")
+        for remote in MNIST_FILES[split]
+    )
+    return load_idx_pair(images, labels)
