@@ -15,7 +15,10 @@ $(VENV)/.dev: $(VENV)/.base
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
+# Trains `classify` on the built-in digits (no download) and prints test accuracy and the run
+# directory; runs/demo is replaced on every call.
 demo: $(VENV)/.base
+	@rm -rf runs/demo
 	$(VENV)/bin/rnnkit classify train --dataset digits --out runs/demo
 
 test: $(VENV)/.dev

@@ -1,0 +1,182 @@
+"""Time per epoch: the rnnkit engine vs a bare hand-written PyTorch loop, same model and data.
+
+Model: 2-layer LSTM (rnnkit.nn, hidden 128) + linear head; MNIST-shaped inputs (28 steps of 28
+features, random values: the question is the loop's overhead, not the accuracy), batch 100,
+Adam. Both loops run in this process, alternating, on the same thread count; an epoch is timed
+from its start to the next epoch's start, so the engine's end-of-epoch work (logs, checkpoints)
+counts. The first epoch of every run is warm-up and is dropped. Reports medians and writes JSON
+to benchmarks/results/engine.json.
+
+    python benchmarks/engine.py                  # 6,000 samples per epoch, 3 rounds
+    python benchmarks/engine.py --samples 60000  # a full MNIST-sized epoch (slow)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.callbacks import Callback
+from torch import nn
+
+import rnnkit.nn as rnn
+from rnnkit.config import resolve
+from rnnkit.data import TensorBatches
+from rnnkit.train import OptimConfig, Step, Task, TaskData, TrainConfig, fit
+
+RESULTS = Path(__file__).parent / "results" / "engine.json"
+
+
+class MnistLSTM(nn.Module):
+    """(N, 28, 28) -> (N, 10): 2-layer LSTM, last hidden state, linear head."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rnn = rnn.LSTM(28, 128, num_layers=2, batch_first=True)
+        self.head = nn.Linear(128, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _, (h_n, _) = self.rnn(x)
+        return self.head(h_n[-1])
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """The benchmark's settings (the engine's sections only)."""
+
+    optim: OptimConfig = OptimConfig(lr=1e-3)
+    train: TrainConfig = TrainConfig(batch_size=100, progress=False, eval_train=False)
+
+
+class BenchTask(Task[BenchConfig]):
+    """MNIST-shaped classification on fixed random tensors."""
+
+    name = "bench"
+    config_class = BenchConfig
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        self.x, self.y = x, y
+
+    def load_data(self, config: BenchConfig) -> TaskData:
+        return TaskData(TensorBatches({"x": self.x, "y": self.y}), None, None)
+
+    def build_model(self, config: BenchConfig, state: dict) -> nn.Module:
+        torch.manual_seed(0)
+        return MnistLSTM()
+
+    def step(self, model: nn.Module, batch: dict, state=None) -> Step:
+        return Step(F.cross_entropy(model(batch["x"]), batch["y"]))
+
+
+class EpochClock(Callback):
+    """Start-to-start epoch times (the last epoch ends at the end of training)."""
+
+    def __init__(self) -> None:
+        self.marks: list[float] = []
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self.marks.append(time.perf_counter())
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self.marks.append(time.perf_counter())
+
+    def epochs(self) -> list[float]:
+        return [b - a for a, b in zip(self.marks, self.marks[1:])]
+
+
+def bare_epochs(x: torch.Tensor, y: torch.Tensor, epochs: int, batch_size: int) -> list[float]:
+    """What one writes by hand: shuffle, slice, forward, backward, step."""
+    torch.manual_seed(0)
+    model = MnistLSTM()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    marks = []
+    for _ in range(epochs):
+        marks.append(time.perf_counter())
+        order = torch.randperm(len(x))
+        for index in order.split(batch_size):
+            loss = F.cross_entropy(model(x[index]), y[index])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    marks.append(time.perf_counter())
+    return [b - a for a, b in zip(marks, marks[1:])]
+
+
+def engine_epochs(
+    x: torch.Tensor, y: torch.Tensor, epochs: int, threads: int, progress: bool
+) -> list[float]:
+    task = BenchTask(x, y)
+    flags = {
+        "train.epochs": str(epochs),
+        "train.threads": str(threads),
+        "train.progress": str(progress),
+    }
+    clock = EpochClock()
+    with tempfile.TemporaryDirectory() as out:
+        fit(task, resolve(BenchConfig, flags=flags), Path(out) / "run", callbacks=[clock])
+    return clock.epochs()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=6000, help="samples per epoch")
+    parser.add_argument(
+        "--epochs", type=int, default=3, help="epochs per run (the first is dropped)"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(args.samples, 28, 28, generator=g)
+    y = torch.randint(0, 10, (args.samples,), generator=g)
+
+    times: dict[str, list[float]] = {"bare loop": [], "engine": [], "engine + progress bar": []}
+    for r in range(args.rounds):
+        times["bare loop"] += bare_epochs(x, y, args.epochs, 100)[1:]
+        times["engine"] += engine_epochs(x, y, args.epochs, args.threads, progress=False)[1:]
+        times["engine + progress bar"] += engine_epochs(
+            x, y, args.epochs, args.threads, progress=True
+        )[1:]
+        print(
+            f"round {r + 1}/{args.rounds}: "
+            + ", ".join(f"{k} {statistics.median(v):.3f}s" for k, v in times.items())
+        )
+
+    base = statistics.median(times["bare loop"])
+    rows = [
+        {
+            "loop": k,
+            "median_s_per_epoch": statistics.median(v),
+            "ratio": statistics.median(v) / base,
+            "epochs": len(v),
+        }
+        for k, v in times.items()
+    ]
+    print(f"\n{args.samples} samples/epoch, batch 100, 2-layer LSTM 128, {args.threads} threads\n")
+    print("| loop | s / epoch (median) | vs bare loop | epochs timed |")
+    print("|---|---|---|---|")
+    for row in rows:
+        cells = [row["loop"], f"{row['median_s_per_epoch']:.3f}", f"{row['ratio']:.3f}x"]
+        print("| " + " | ".join([*cells, str(row["epochs"])]) + " |")
+    RESULTS.parent.mkdir(exist_ok=True)
+    meta = {
+        "samples": args.samples,
+        "threads": args.threads,
+        "torch": torch.__version__,
+        "machine": platform.machine(),
+    }
+    RESULTS.write_text(json.dumps({"meta": meta, "rows": rows, "raw": times}, indent=2) + "\n")
+    print(f"\nwrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

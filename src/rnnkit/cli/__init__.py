@@ -1,0 +1,1 @@
+"""The ``rnnkit`` command line (see :mod:`rnnkit.cli.main`)."""

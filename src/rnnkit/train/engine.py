@@ -1,0 +1,197 @@
+"""``fit``: the one training loop of rnnkit, for every task.
+
+::
+
+    result = fit(task, config, out="runs/demo")
+    result.metrics["test"]["accuracy"], result.run_dir
+
+It prepares the task's data and model, trains with Lightning (early stopping, best and last
+checkpoints, resumable exactly, one or many processes), then reloads the best checkpoint and
+writes the final train/validation/test metrics, the loss curve and the task's reports.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as L
+import torch
+from lightning.pytorch.callbacks import Callback, EarlyStopping, TQDMProgressBar
+
+from .checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
+from .evaluation import evaluate
+from .module import Checkpoints, EngineModule, SafeCheckpointIO
+from .plots import plot_losses
+from .rundir import RunDir, default_run_dir
+from .task import Task
+
+
+@dataclass
+class FitResult:
+    """What a finished run reports (on the main process; other processes get None).
+
+    Attributes:
+        run_dir: the run directory.
+        metrics: the contents of ``metrics.json``.
+    """
+
+    run_dir: Path
+    metrics: dict[str, Any]
+
+
+def fit(
+    task: Task,
+    config: Any,
+    out: str | Path | None = None,
+    *,
+    resume: str | Path | None = None,
+    stop_after_epoch: int | None = None,
+    callbacks: Sequence[Callback] = (),
+) -> FitResult | None:
+    """Train ``task`` with ``config`` and write a run directory.
+
+    Args:
+        task: the task (its hooks supply data, model, loss and metrics).
+        config: the task's resolved configuration (sections ``optim`` and ``train`` drive this).
+        out: the run directory (default ``runs/<task>-<timestamp>``).
+        resume: a run directory to continue from its last checkpoint (``out`` is ignored).
+            Given the same configuration, the resumed run's epochs equal an uninterrupted run's.
+        stop_after_epoch: stop after this many epochs even if ``train.epochs`` is larger (the
+            schedule still spans ``train.epochs``), as an interruption would.
+        callbacks: extra Lightning callbacks (e.g. hyper-parameter pruning).
+
+    Returns:
+        The run's directory and metrics on the main process, None on the others.
+    """
+    started = time.perf_counter()
+    t = config.train
+    _quiet_lightning()
+    if t.threads:
+        torch.set_num_threads(t.threads)
+    ckpt_path = None
+    if resume is not None:
+        run = RunDir(Path(resume))
+        ckpt_path = str(resolve_checkpoint(run.path, prefer="last"))
+        if Path(ckpt_path).name not in ("last", ".last.old"):
+            raise CheckpointError(f"{run.path}: no checkpoints/last to resume from")
+    else:
+        run = RunDir(Path(out) if out is not None else default_run_dir(task.name))
+        if run.checkpoints.exists() and any(run.checkpoints.iterdir()):
+            raise ValueError(
+                f"--out {run.path} already holds a run; pick a new directory or --resume it"
+            )
+
+    torch.manual_seed(t.seed)  # model initialisation
+    data = task.load_data(config)
+    model = task.build_model(config, data.state)
+    monitor = f"val_{t.monitor}" if data.val is not None else f"train_{t.monitor}"
+    mode = t.mode if t.mode != "auto" else ("max" if t.monitor in task.maximize else "min")
+    if data.val is None and t.monitor != "loss":
+        raise ValueError(
+            f"train.monitor={t.monitor!r} needs validation data; without it only 'loss' is watched"
+        )
+    module = EngineModule(task, config, model, data, run, monitor, mode)
+
+    engine_callbacks: list[Callback] = [Checkpoints(run.checkpoints, monitor, mode), *callbacks]
+    early = None
+    if t.early_stopping:
+        early = EarlyStopping(
+            monitor=monitor, mode=mode, patience=t.early_stopping, check_on_train_epoch_end=True
+        )
+        engine_callbacks.append(early)
+    if t.progress:
+        engine_callbacks.append(TQDMProgressBar(refresh_rate=max(1, len_hint(data.train, t) // 20)))
+    processes = t.devices * t.num_nodes
+    trainer = L.Trainer(
+        accelerator=t.accelerator,
+        devices=t.devices,
+        num_nodes=t.num_nodes,
+        strategy=("ddp" if processes > 1 else "auto") if t.strategy == "auto" else t.strategy,
+        precision=t.precision,
+        max_epochs=min(t.epochs, stop_after_epoch) if stop_after_epoch else t.epochs,
+        callbacks=engine_callbacks,
+        plugins=[SafeCheckpointIO()],
+        logger=False,
+        enable_progress_bar=t.progress,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        use_distributed_sampler=False,
+        inference_mode=False,
+        default_root_dir=run.path,
+    )
+    trainer.fit(module, ckpt_path=ckpt_path)
+    if trainer.interrupted:
+        raise KeyboardInterrupt(
+            f"training interrupted; continue it with --resume {module.run.path}"
+        )
+    if not trainer.is_global_zero:
+        return None
+    stopped_early = bool(early and early.stopped_epoch > 0)
+    return _finish(task, module, trainer.strategy.root_device, started, stopped_early)
+
+
+def _finish(
+    task: Task, module: EngineModule, device: torch.device, started: float, stopped_early: bool
+) -> FitResult:
+    """Reload the best checkpoint; write metrics.json, loss.png and the task's reports."""
+    run, data, t = module.run, module.data, module.config.train
+    model = module.model.to(device)
+    best = load_checkpoint(run.path, prefer="best")
+    best.load_into(model)
+    log = run.read_log()
+    metrics: dict[str, Any] = {"task": task.name}
+    splits = (
+        ("train", data.train if t.eval_train else None),
+        ("validation", data.val),
+        ("test", data.test),
+    )
+    for split, source in splits:
+        if source is None:
+            continue
+        values, outputs = evaluate(
+            task, model, source, t.eval_batch_size, progress=t.progress, desc=split
+        )
+        metrics[split] = values
+        task.report(run.path, split, outputs, values, data.state)
+    metrics.update(
+        {
+            "wall_time_s": round(time.perf_counter() - started, 3),
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "epochs": len(log),
+            "best_epoch": best.info.get("epoch"),
+            "stopped_early": stopped_early,
+            "monitor": module.monitor,
+            "run_dir": str(run.path),
+        }
+    )
+    run.write_json(run.metrics, metrics)
+    if log:
+        plot_losses(log, run.loss_plot, title=f"{task.name}: loss per epoch")
+    return FitResult(run.path, metrics)
+
+
+def len_hint(source: Any, t: Any) -> int:
+    """Roughly the training steps per epoch (for the progress bar's refresh rate)."""
+    n = len(source)
+    return n if getattr(source, "carries_state", False) else max(1, n // max(1, t.batch_size))
+
+
+def _quiet_lightning() -> None:
+    """Keep Lightning's start-up chatter (device lists, tips) off the console."""
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    os.environ.setdefault("LITLOGGER_DISABLE", "1")
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*Checkpoint directory .* exists and is not empty.*")
+    # every process computes the same epoch metrics (train loss is reduced, validation is whole)
+    warnings.filterwarnings(
+        "ignore", message=".*when logging on epoch level in distributed setting.*"
+    )
