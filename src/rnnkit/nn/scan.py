@@ -1,10 +1,587 @@
-"""Fast scans: whole-sequence forward and hand-written BPTT for the built-in cells (stub)."""
+"""Fast scans: the whole sequence of a built-in cell in one autograd node, with hand-written BPTT.
+
+:func:`fast_scan` gives :class:`~rnnkit.nn.recurrent.Recurrent` a replacement for its generic
+``step_loop`` when a cell is exactly a built-in ``LSTMCell``, ``GRUCell`` or ``RNNCell``. The
+generic loop records about ten small autograd nodes per step; here the forward loop runs without
+autograd, writing what backward needs (activated gates, cell states, the states entering each
+step) into preallocated (L, N, .) buffers, and the backward loop computes each step's gate
+gradients and ``d h_{t-1}``. Whatever does not depend on the previous step is done once for all
+steps: the derivative factors of the activations before the backward loop, and the gradients of
+the recurrent weight, gains and biases after it, as single matmuls / reductions over the buffers
+(``d W_hh = d a(L*N, G)^T @ h_in(L*N, R)``).
+
+Each Function takes ``x_proj`` (the cell's ``project_input`` of all steps) and returns its
+gradient, so autograd handles the input projection (the input matmul, LN on the input term, the
+biases folded into ``x_proj``).
+
+Conventions of every scan, as in ``step_loop``:
+
+* shapes: L steps, N batch, H hidden size, G = gates * H, R width of the recurrent input ``h``
+  (H, or the projection size P of a projected LSTM);
+* ``mask`` (N, R) or None: the recurrent-dropout mask; ``h_in = h * mask`` enters ``W_hh``
+  (a constant: it gets no gradient);
+* ``alive`` (L, N, 1) bool or None: where a step is not alive the state is carried unchanged
+  and the output is zero;
+* layer norm ``LN_{g,b}(a) = g * a_hat + b``, ``a_hat = (a - mean(a)) * rstd``,
+  ``rstd = 1 / sqrt(var(a) + eps)``, over the last dim.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import torch
+from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
+
+from .cells import GRUCell, LSTMCell, RNNCell, State
+
 
 def fast_scan(cell) -> Callable | None:
-    """The fast scan for ``cell``'s exact type, or None to use the generic step loop."""
-    return None
+    """The fast scan for ``cell``'s exact type, or None to use the generic step loop.
+
+    Subclasses get None (they may override ``step``), and so does a cell whose layer-norm
+    modules are not the standard ones it was built with, and any cell under autocast (which
+    casts op by op; a scan keeps one dtype).
+    """
+    kind = type(cell)
+    if kind not in _SCANS or torch.is_autocast_enabled(cell.weight_hh.device.type):
+        return None
+    if cell.layer_norm:
+        norms = [(cell.ln_hh, False)] + ([(cell.ln_c, True)] if kind is LSTMCell else [])
+        for module, bias in norms:
+            if (
+                type(module) is not nn.LayerNorm
+                or len(module.normalized_shape) != 1
+                or module.weight is None
+                or (module.bias is not None) != bias
+            ):
+                return None
+    return _SCANS[kind]
+
+
+# ------------------------------------------------------------------------- alive and per step
+def _per_step(L: int, *tensors: Tensor | None) -> list[list]:
+    """For each tensor, its L per-step views (``unbind(0)``); L Nones for a None."""
+    return [[None] * L if t is None else list(t.unbind(0)) for t in tensors]
+
+
+def _carry(alive_t: Tensor | None, new: Tensor, old: Tensor, out: Tensor) -> Tensor:
+    """Forward alive-masking: the state after a step is ``new`` where alive, else ``old``."""
+    return new if alive_t is None else torch.where(alive_t, new, old, out=out)
+
+
+def _alive_steps(alive: Tensor | None, L: int, dtype) -> tuple[list, list]:
+    """Per-step ``alive`` as bools (for :func:`_grad_old`) and floats (for :func:`_grad_new`)."""
+    return _per_step(L, alive, None if alive is None else alive.to(dtype))
+
+
+def _output_grads(d_out: Tensor, alive: Tensor | None) -> list[Tensor]:
+    """Per-step gradient of the outputs ``h_new * alive`` w.r.t. ``h_new``."""
+    return list((d_out if alive is None else d_out * alive).unbind(0))
+
+
+def _grad_new(d_state: Tensor, alive_f_t: Tensor | None) -> Tensor:
+    """Backward of :func:`_carry` into ``new``: ``d_state * alive``."""
+    return d_state if alive_f_t is None else d_state * alive_f_t
+
+
+def _grad_old(d_cell: Tensor, d_state: Tensor, alive_t: Tensor | None) -> Tensor:
+    """Gradient w.r.t. the state before a step: through the cell where alive, else carried.
+
+    ``d_cell`` is zero where the step is dead (it comes from :func:`_grad_new`).
+    """
+    return d_cell if alive_t is None else torch.where(alive_t, d_cell, d_state)
+
+
+# ------------------------------------------------------------------------- states and weights
+def _with_states_before(op: Callable, s0: Tensor, states: Tensor, y: Tensor, out: Tensor):
+    """``out_t = op(s_t, y_t)`` for every step, ``s_t`` the state entering step t (no copy)."""
+    op(s0, y[0], out=out[0])
+    op(states[:-1], y[1:], out=out[1:])
+    return out
+
+
+def _flat(t: Tensor) -> Tensor:
+    """(L, N, K) -> (L*N, K)."""
+    return t.reshape(-1, t.shape[-1])
+
+
+def _recurrent_weight_grad(d_a: Tensor, h0: Tensor, h_st: Tensor, h_in: Tensor | None) -> Tensor:
+    """``d W_hh = sum_t d a_t^T h_in_t`` (G, R) as one matmul over all steps.
+
+    ``h_in`` (L, N, R) is the recurrent input of every step, or None when it is the state
+    entering each step (no mask): ``h0``, then ``h_st[:-1]``.
+    """
+    if h_in is not None:
+        return _flat(d_a).t().mm(_flat(h_in))
+    return torch.addmm(d_a[0].t().mm(h0), _flat(d_a[1:]).t(), _flat(h_st[:-1]))
+
+
+def _sum_rows(t: Tensor) -> Tensor:
+    """Sum over steps and batch: (L, N, K) -> (K,)."""
+    return t.sum((0, 1))
+
+
+# ------------------------------------------------------------------------------- activations
+def _tanh(x: Tensor, out: Tensor, one: Tensor) -> Tensor:
+    """``tanh(x)`` written to ``out`` (which may be ``x``); ``one`` is a 0-dim tensor 1.
+
+    On CPU as ``2 * sigmoid(2x) - 1``: torch's CPU ``tanh`` is several times slower than its
+    ``sigmoid`` (torch 2.13). Scaling by 2 is exact, so this agrees with ``tanh`` to a few
+    units in the last place of 1 (absolute), e.g. ~1e-7 in float32.
+    """
+    if x.device.type != "cpu":
+        return torch.tanh(x, out=out)
+    return _two_sigmoid_minus_one(torch.add(x, x, out=out).sigmoid_(), one)
+
+
+def _two_sigmoid_minus_one(s: Tensor, one: Tensor) -> Tensor:
+    """In place ``s <- 2 s - 1`` (``tanh(x)`` from ``s = sigmoid(2x)``)."""
+    return s.add_(s).sub_(one)
+
+
+def _dsigmoid(d: Tensor, y: Tensor, out: Tensor | None = None) -> Tensor:
+    """``d * y * (1 - y)``, through ``y = sigmoid(z)`` (torch's fused kernel)."""
+    if out is None:
+        return torch.ops.aten.sigmoid_backward(d, y)
+    return torch.ops.aten.sigmoid_backward.grad_input(d, y, grad_input=out)
+
+
+def _dtanh(d: Tensor, y: Tensor, out: Tensor | None = None) -> Tensor:
+    """``d * (1 - y^2)``, through ``y = tanh(z)`` (torch's fused kernel)."""
+    if out is None:
+        return torch.ops.aten.tanh_backward(d, y)
+    return torch.ops.aten.tanh_backward.grad_input(d, y, grad_input=out)
+
+
+def _normalise(a: Tensor, eps: float, a_hat: Tensor, rstd: Tensor) -> Tensor:
+    """Layer norm without gain: writes ``a_hat`` (N, K) and ``rstd`` (N, 1), returns ``a_hat``.
+
+    By hand (two-pass variance) rather than with torch's layer-norm kernel, which opens an
+    OpenMP parallel region on every call: costly for small per-step tensors on busy cores.
+    """
+    K = a.shape[-1]
+    torch.sub(a, a.mean(-1, keepdim=True), out=a_hat)
+    var = torch.linalg.vecdot(a_hat, a_hat).unsqueeze_(-1)  # K * variance
+    torch.add(var, K * eps, out=rstd).rsqrt_().mul_(K**0.5)
+    return a_hat.mul_(rstd)
+
+
+def _ln_grad(d_hat: Tensor, a_hat: Tensor, rstd: Tensor, out: Tensor | None = None) -> Tensor:
+    """Backward of ``a_hat = (a - mean(a)) * rstd``, given ``d_hat`` = d a_hat (times the gain).
+
+    d a = rstd * (d_hat - mean(d_hat) - a_hat * mean(d_hat * a_hat)), means over the last dim.
+    """
+    K = d_hat.shape[-1]
+    s1 = d_hat.sum(-1, keepdim=True)
+    s2 = torch.linalg.vecdot(d_hat, a_hat).unsqueeze_(-1)
+    d = torch.sub(d_hat, s1, alpha=1.0 / K).addcmul_(a_hat, s2, value=-1.0 / K)
+    return torch.mul(d, rstd, out=out)
+
+
+# ------------------------------------------------------------------------------------------ LSTM
+class _LSTMScan(torch.autograd.Function):
+    r"""LSTM over a whole sequence; gate order i, f, g, o.
+
+    Inputs: x = x_proj (L, N, 4H), h0 (N, R), c0 (N, H), mask, alive, w_hh (4H, R),
+    g_hh (4H,) | None (LN gain of the recurrent term), g_c, b_c (H,) | None (LN of c'),
+    w_hr (P, H) | None, eps_hh, eps_c. Outputs: (L, N, R), h_n (N, R), c_n (N, H).
+
+    Forward, per step:
+
+    .. math::
+        a = h_{in} W_{hh}^T \;(\text{LN: } LN_{g_{hh}}(h_{in} W_{hh}^T)) \qquad
+        i, f, o = \sigma(x + a)_{i,f,o} \qquad g = \tanh(x + a)_g
+
+        c' = f \odot c + i \odot g \qquad
+        m = o \odot \tanh(c') \;(\text{LN: } o \odot \tanh(LN_{g_c, b_c}(c'))) \qquad
+        h' = m \;(\text{projected: } m W_{hr}^T)
+
+    Backward, per step, with dm = dh' W_hr (projected) or dh', and k = o (1 - tanh^2):
+
+    .. math::
+        dc' = dc'_{next} + dm \odot k \;(\text{LN: } + LN_c\text{-backward}(dm \odot k \odot g_c))
+
+        d\,pre = [dc'\, g\, i(1-i),\; dc'\, c\, f(1-f),\; dc'\, i (1-g^2),\;
+                  dm \tanh(\cdot)\, o(1-o)]
+
+        dc = dc' \odot f \qquad
+        dh = (d\,pre\; W_{hh}) \odot mask \;(\text{LN: } d\,pre \text{ through } LN_{hh}
+        \text{ backward first})
+
+    Then ``d x = d pre``, ``d W_hh = sum_t da_t^T h_in_t``, ``d W_hr = sum_t dh'_t^T m_t``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, h0, c0, mask, alive, w_hh, g_hh, g_c, b_c, w_hr, eps_hh, eps_c):
+        L, N, G = x.shape
+        H, R = G // 4, w_hh.shape[1]
+        ln, proj = g_hh is not None, w_hr is not None
+        new = x.new_empty
+        acts = new(L, N, G)  # activated gates i, f, g, o
+        c_new, tanh_c = new(L, N, H), new(L, N, H)  # c' and tanh(c') (tanh(LN(c')) with LN)
+        h_new = new(L, N, R)
+        m = new(L, N, H) if proj else h_new  # o * tanh(.), before the projection
+        # LN: W_hh h_in and c' normalised (before gain and bias), and their rstd
+        a_hat, a_rstd = (new(L, N, G), new(L, N, 1)) if ln else (None, None)
+        c_hat, c_rstd = (new(L, N, H), new(L, N, 1)) if ln else (None, None)
+        h_in = new(L, N, R) if mask is not None else None
+        h_st, c_st = (new(L, N, R), new(L, N, H)) if alive is not None else (h_new, c_new)
+        acts_, c_new_, tanh_c_, h_new_, m_, h_in_, h_st_, c_st_, alive_ = _per_step(
+            L, acts, c_new, tanh_c, h_new, m, h_in, h_st, c_st, alive
+        )
+        a_hat_, a_rstd_, c_hat_, c_rstd_ = _per_step(L, a_hat, a_rstd, c_hat, c_rstd)
+        w_t = w_hh.t()
+        cpu, one, two = x.device.type == "cpu", x.new_ones(()), x.new_full((), 2.0)
+        h, c = h0, c0
+        for t, x_t in enumerate(x.unbind(0)):
+            hin = h if mask is None else torch.mul(h, mask, out=h_in_[t])
+            if ln:
+                a = _normalise(torch.mm(hin, w_t), eps_hh, a_hat_[t], a_rstd_[t])
+                gates = torch.addcmul(x_t, a, g_hh)
+            else:
+                gates = torch.addmm(x_t, hin, w_t)
+            if cpu:  # g = tanh(z) = 2 sigmoid(2z) - 1: one sigmoid for all four gates
+                gates[:, 2 * H : 3 * H].mul_(two)
+            act = torch.sigmoid(gates, out=acts_[t])
+            i, f, g, o = act.chunk(4, 1)
+            if cpu:
+                _two_sigmoid_minus_one(g, one)
+            else:
+                torch.tanh(gates[:, 2 * H : 3 * H], out=g)
+            c_t = torch.mul(f, c, out=c_new_[t]).addcmul_(i, g)
+            if ln:
+                c_n = _normalise(c_t, eps_c, c_hat_[t], c_rstd_[t])
+                c_t = torch.addcmul(b_c, c_n, g_c, out=tanh_c_[t])  # LN(c'), tanh'ed in place
+            tc = _tanh(c_t, out=tanh_c_[t], one=one)
+            torch.mul(o, tc, out=m_[t])
+            if proj:
+                torch.mm(m_[t], w_hr.t(), out=h_new_[t])
+            h = _carry(alive_[t], h_new_[t], h, out=h_st_[t])
+            c = _carry(alive_[t], c_new_[t], c, out=c_st_[t])
+        inputs = (h0, c0, mask, alive, w_hh, g_hh, g_c, w_hr)
+        buffers = (acts, tanh_c, m, h_in, h_st, c_st, a_hat, a_rstd, c_hat, c_rstd)
+        ctx.save_for_backward(*inputs, *buffers)
+        out = h_new if alive is None else h_new * alive
+        return out, h.clone(), c.clone()
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, d_out, d_hT, d_cT):
+        h0, c0, mask, alive, w_hh, g_hh, g_c, w_hr = ctx.saved_tensors[:8]
+        acts, tanh_c, m, h_in, h_st, c_st, a_hat, a_rstd, c_hat, c_rstd = ctx.saved_tensors[8:]
+        L, N, G = acts.shape
+        H = G // 4
+        ln, proj = g_hh is not None, w_hr is not None
+        new = acts.new_empty
+
+        # Derivative factors of every step at once: dc' -> d pre of i, f, g (L, N, 3, H),
+        # dm -> d pre of o, and dm -> dc' (k).
+        i, f, g, o = acts.chunk(4, 2)
+        dc_to_ifg = new(L, N, 3, H)
+        to_i, to_f, to_g = dc_to_ifg.unbind(2)
+        _dsigmoid(g, i, out=to_i)  # g i (1 - i)
+        _with_states_before(_dsigmoid, c0, c_st, f, out=to_f)  # c f (1 - f)
+        _dtanh(i, g, out=to_g)  # i (1 - g^2)
+        dm_to_o = _dsigmoid(tanh_c, o)  # tanh(.) o (1 - o)
+        k = _dtanh(o, tanh_c)  # o (1 - tanh(.)^2)
+
+        d_pre = new(L, N, G)  # d gates before activation, = d x_proj
+        d_h_new = new(L, N, h_st.shape[2])  # dh' of every step (zero where dead)
+        d_m = new(L, N, H) if proj else d_h_new
+        d_a = new(L, N, G) if ln else d_pre  # d (W_hh h_in)
+        d_pre_, d_h_new_, d_m_, d_a_, ifg_, o_, f_, k_, c_hat_, c_rstd_, a_hat_, a_rstd_ = (
+            _per_step(
+                L,
+                d_pre,
+                d_h_new,
+                d_m,
+                d_a,
+                dc_to_ifg,
+                dm_to_o,
+                f,
+                k * g_c if ln else k,
+                c_hat,
+                c_rstd,
+                a_hat,
+                a_rstd,
+            )
+        )
+        alive_, alive_f_ = _alive_steps(alive, L, acts.dtype)
+        d_out_ = _output_grads(d_out, alive)
+        d_h, d_c = d_hT, d_cT  # gradients w.r.t. the state after step t
+        for t in reversed(range(L)):
+            dh = torch.add(d_out_[t], _grad_new(d_h, alive_f_[t]), out=d_h_new_[t])
+            dm = torch.mm(dh, w_hr, out=d_m_[t]) if proj else dh
+            dc = _grad_new(d_c, alive_f_[t])
+            if ln:
+                dc = dc + _ln_grad(dm * k_[t], c_hat_[t], c_rstd_[t])
+            else:
+                dc = torch.addcmul(dc, dm, k_[t])
+            dp = d_pre_[t]
+            torch.mul(dc.unsqueeze(1), ifg_[t], out=dp[:, : 3 * H].view(N, 3, H))
+            torch.mul(dm, o_[t], out=dp[:, 3 * H :])
+            if ln:
+                _ln_grad(dp * g_hh, a_hat_[t], a_rstd_[t], out=d_a_[t])
+            dh_prev = torch.mm(d_a_[t], w_hh)
+            if mask is not None:
+                dh_prev.mul_(mask)
+            d_h = _grad_old(dh_prev, d_h, alive_[t])
+            d_c = _grad_old(dc * f_[t], d_c, alive_[t])
+
+        needs = ctx.needs_input_grad
+        d_w_hh = _recurrent_weight_grad(d_a, h0, h_st, h_in) if needs[5] else None
+        d_g_hh = d_g_c = d_b_c = d_w_hr = None
+        if ln:
+            d_g_hh = _sum_rows(d_pre * a_hat)
+            d_ln_c = d_m * k  # d LN_c(c') of every step
+            d_g_c, d_b_c = _sum_rows(d_ln_c * c_hat), _sum_rows(d_ln_c)
+        if proj and needs[9]:
+            d_w_hr = _flat(d_h_new).t().mm(_flat(m))
+        return d_pre, d_h, d_c, None, None, d_w_hh, d_g_hh, d_g_c, d_b_c, d_w_hr, None, None
+
+
+def _lstm_scan(cell: LSTMCell, x_proj, state: State, mask, alive) -> tuple[Tensor, State]:
+    h0, c0 = state
+    ln = cell.layer_norm
+    out, h, c = _LSTMScan.apply(
+        x_proj,
+        h0,
+        c0,
+        mask,
+        alive,
+        cell.weight_hh,
+        cell.ln_hh.weight if ln else None,
+        cell.ln_c.weight if ln else None,
+        cell.ln_c.bias if ln else None,
+        cell.weight_hr if cell.proj_size else None,
+        cell.ln_hh.eps if ln else 0.0,
+        cell.ln_c.eps if ln else 0.0,
+    )
+    return out, (h, c)
+
+
+# ------------------------------------------------------------------------------------------- GRU
+class _GRUScan(torch.autograd.Function):
+    r"""GRU over a whole sequence; gate order r, z, n.
+
+    Inputs: x = x_proj (L, N, 3H), h0 (N, H), mask, alive, w_hh (3H, H), b_hh (3H,) | None,
+    g_hh (3H,) | None (LN gain of the recurrent term), eps. Outputs: (L, N, H), h_n (N, H).
+
+    Forward, per step (b = b_hh, or 0):
+
+    .. math::
+        p = h_{in} W_{hh}^T + b \;(\text{LN: } LN_{g_{hh}}(h_{in} W_{hh}^T) + b) \qquad
+        r, z = \sigma(x_{rz} + p_{rz})
+
+        n = \tanh(x_n + r \odot p_n) \qquad h' = n + z \odot (h - n)
+
+    Backward, per step:
+
+    .. math::
+        dn_{pre} = dh' (1 - z)(1 - n^2) \qquad dz_{pre} = dh' (h - n)\, z (1 - z) \qquad
+        dr_{pre} = dn_{pre}\, p_n\, r (1 - r)
+
+        dp = [dr_{pre}, dz_{pre}, dn_{pre}\, r] \qquad
+        dh = dh' z + (dp\; W_{hh}) \odot mask \;(\text{LN: } dp \text{ through LN backward first})
+
+    Then ``d x = [dr_pre, dz_pre, dn_pre]``, ``d b = sum dp``, ``d W_hh = sum_t da_t^T h_in_t``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, h0, mask, alive, w_hh, b_hh, g_hh, eps):
+        L, N, G = x.shape
+        H = G // 3
+        ln = g_hh is not None
+        new = x.new_empty
+        p_all = new(L, N, G)  # W_hh h_in + b (after LN)
+        # LN: W_hh h_in normalised (before gain and bias), and its rstd
+        a_hat, a_rstd = (new(L, N, G), new(L, N, 1)) if ln else (None, None)
+        rz_all, n_all, h_new = new(L, N, 2 * H), new(L, N, H), new(L, N, H)
+        h_in = new(L, N, H) if mask is not None else None
+        h_st = new(L, N, H) if alive is not None else h_new
+        p_, a_hat_, a_rstd_, rz_, n_, h_new_, h_in_, h_st_, alive_ = _per_step(
+            L, p_all, a_hat, a_rstd, rz_all, n_all, h_new, h_in, h_st, alive
+        )
+        w_t, one = w_hh.t(), x.new_ones(())
+        h = h0
+        for t, x_t in enumerate(x.unbind(0)):
+            hin = h if mask is None else torch.mul(h, mask, out=h_in_[t])
+            if ln:
+                a = _normalise(torch.mm(hin, w_t), eps, a_hat_[t], a_rstd_[t])
+                p = torch.mul(a, g_hh, out=p_[t])
+                if b_hh is not None:
+                    p.add_(b_hh)
+            elif b_hh is not None:
+                p = torch.addmm(b_hh, hin, w_t, out=p_[t])
+            else:
+                p = torch.mm(hin, w_t, out=p_[t])
+            rz = torch.add(x_t[:, : 2 * H], p[:, : 2 * H], out=rz_[t]).sigmoid_()
+            n = torch.addcmul(x_t[:, 2 * H :], rz[:, :H], p[:, 2 * H :], out=n_[t])
+            _tanh(n, out=n, one=one)
+            torch.lerp(n, h, rz[:, H:], out=h_new_[t])  # n + z * (h - n)
+            h = _carry(alive_[t], h_new_[t], h, out=h_st_[t])
+        ctx.save_for_backward(
+            h0, mask, alive, w_hh, b_hh, g_hh, p_all, a_hat, a_rstd, rz_all, n_all, h_in, h_st
+        )
+        out = h_new if alive is None else h_new * alive
+        return out, h.clone()
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, d_out, d_hT):
+        h0, mask, alive, w_hh, b_hh, g_hh, p_all, a_hat, a_rstd, rz_all, n_all, h_in, h_st = (
+            ctx.saved_tensors
+        )
+        L, N, H = n_all.shape
+        G = 3 * H
+        ln = g_hh is not None
+        new = n_all.new_empty
+        one = n_all.new_ones(())
+
+        # Derivative factors of every step at once: dh' -> dn_pre, and dh' -> dp (L, N, 3, H).
+        r, z = rz_all.chunk(2, 2)
+        n, p_n = n_all, p_all[..., 2 * H :]
+        dh_to_n = _dtanh(torch.sub(one, z), n)  # (1 - z)(1 - n^2)
+        dh_to_p = new(L, N, 3, H)
+        to_r, to_z, to_n = dh_to_p.unbind(2)
+        _dsigmoid(dh_to_n * p_n, r, out=to_r)  # (1 - z)(1 - n^2) p_n r (1 - r)
+        _with_states_before(torch.sub, h0, h_st, n, out=to_z)  # h - n
+        _dsigmoid(to_z, z, out=to_z)  # (h - n) z (1 - z)
+        torch.mul(dh_to_n, r, out=to_n)
+
+        d_p = new(L, N, G)  # d p (the recurrent term, after LN and bias)
+        d_h_new = new(L, N, H)  # dh' of every step (zero where dead)
+        d_a = new(L, N, G) if ln else d_p  # d (W_hh h_in)
+        d_p_, d_h_new_, d_a_, to_p_, z_, a_hat_, a_rstd_ = _per_step(
+            L, d_p, d_h_new, d_a, dh_to_p, z, a_hat, a_rstd
+        )
+        alive_, alive_f_ = _alive_steps(alive, L, n_all.dtype)
+        d_out_ = _output_grads(d_out, alive)
+        d_h = d_hT  # gradient w.r.t. the state after step t
+        for t in reversed(range(L)):
+            dh = torch.add(d_out_[t], _grad_new(d_h, alive_f_[t]), out=d_h_new_[t])
+            torch.mul(dh.unsqueeze(1), to_p_[t], out=d_p_[t].view(N, 3, H))
+            if ln:
+                _ln_grad(d_p_[t] * g_hh, a_hat_[t], a_rstd_[t], out=d_a_[t])
+            dh_prev = torch.mm(d_a_[t], w_hh)
+            if mask is not None:
+                dh_prev.mul_(mask)
+            d_h = _grad_old(dh_prev.addcmul_(dh, z_[t]), d_h, alive_[t])
+
+        d_x = torch.cat((d_p[..., : 2 * H], d_h_new * dh_to_n), 2)
+        d_w_hh = _recurrent_weight_grad(d_a, h0, h_st, h_in) if ctx.needs_input_grad[4] else None
+        d_b_hh = _sum_rows(d_p) if b_hh is not None else None
+        d_g_hh = _sum_rows(d_p * a_hat) if ln else None
+        return d_x, d_h, None, None, d_w_hh, d_b_hh, d_g_hh, None
+
+
+def _gru_scan(cell: GRUCell, x_proj, state: State, mask, alive) -> tuple[Tensor, State]:
+    (h0,) = state
+    ln = cell.layer_norm
+    out, h = _GRUScan.apply(
+        x_proj,
+        h0,
+        mask,
+        alive,
+        cell.weight_hh,
+        cell.bias_hh,
+        cell.ln_hh.weight if ln else None,
+        cell.ln_hh.eps if ln else 0.0,
+    )
+    return out, (h,)
+
+
+# ------------------------------------------------------------------------------------------- RNN
+class _RNNScan(torch.autograd.Function):
+    r"""Elman RNN over a whole sequence (b_hh is already in ``x_proj``).
+
+    Inputs: x = x_proj (L, N, H), h0 (N, H), mask, alive, w_hh (H, H), g_hh (H,) | None,
+    eps, relu. Outputs: (L, N, H), h_n (N, H).
+
+    Forward, per step: :math:`h' = \phi(x + a)` with ``a = h_in W_hh^T`` (LN:
+    ``LN_g(h_in W_hh^T)``), φ = tanh or relu. Backward: ``d pre = dh' φ'`` (1 - h'^2, or
+    [h' > 0]), ``dh = (d pre W_hh) * mask`` (LN: d pre through LN backward first); then
+    ``d x = d pre``, ``d W_hh = sum_t da_t^T h_in_t``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, h0, mask, alive, w_hh, g_hh, eps, relu):
+        L, N, H = x.shape
+        ln = g_hh is not None
+        new = x.new_empty
+        h_new = new(L, N, H)
+        # LN: W_hh h_in normalised (before the gain), and its rstd
+        a_hat, a_rstd = (new(L, N, H), new(L, N, 1)) if ln else (None, None)
+        h_in = new(L, N, H) if mask is not None else None
+        h_st = new(L, N, H) if alive is not None else h_new
+        h_new_, a_hat_, a_rstd_, h_in_, h_st_, alive_ = _per_step(
+            L, h_new, a_hat, a_rstd, h_in, h_st, alive
+        )
+        w_t, one = w_hh.t(), x.new_ones(())
+        h = h0
+        for t, x_t in enumerate(x.unbind(0)):
+            hin = h if mask is None else torch.mul(h, mask, out=h_in_[t])
+            if ln:
+                a = _normalise(torch.mm(hin, w_t), eps, a_hat_[t], a_rstd_[t])
+                pre = torch.addcmul(x_t, a, g_hh, out=h_new_[t])
+            else:
+                pre = torch.addmm(x_t, hin, w_t, out=h_new_[t])
+            pre.relu_() if relu else _tanh(pre, out=pre, one=one)
+            h = _carry(alive_[t], h_new_[t], h, out=h_st_[t])
+        ctx.relu = relu
+        ctx.save_for_backward(h0, mask, alive, w_hh, g_hh, a_hat, a_rstd, h_new, h_in, h_st)
+        out = h_new if alive is None else h_new * alive
+        return out, h.clone()
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, d_out, d_hT):
+        h0, mask, alive, w_hh, g_hh, a_hat, a_rstd, h_new, h_in, h_st = ctx.saved_tensors
+        L, N, H = h_new.shape
+        ln = g_hh is not None
+        new = h_new.new_empty
+        if ctx.relu:
+            d_act = (h_new > 0).to(h_new.dtype)
+        else:
+            d_act = torch.addcmul(h_new.new_ones(()), h_new, h_new, value=-1)  # 1 - h'^2
+
+        d_pre = new(L, N, H)  # = d x_proj
+        d_a = new(L, N, H) if ln else d_pre  # d (W_hh h_in)
+        d_pre_, d_a_, d_act_, a_hat_, a_rstd_ = _per_step(L, d_pre, d_a, d_act, a_hat, a_rstd)
+        alive_, alive_f_ = _alive_steps(alive, L, h_new.dtype)
+        d_out_ = _output_grads(d_out, alive)
+        d_h = d_hT  # gradient w.r.t. the state after step t
+        for t in reversed(range(L)):
+            dh = d_out_[t] + _grad_new(d_h, alive_f_[t])
+            torch.mul(dh, d_act_[t], out=d_pre_[t])
+            if ln:
+                _ln_grad(d_pre_[t] * g_hh, a_hat_[t], a_rstd_[t], out=d_a_[t])
+            dh_prev = torch.mm(d_a_[t], w_hh)
+            if mask is not None:
+                dh_prev.mul_(mask)
+            d_h = _grad_old(dh_prev, d_h, alive_[t])
+
+        d_w_hh = _recurrent_weight_grad(d_a, h0, h_st, h_in) if ctx.needs_input_grad[4] else None
+        d_g_hh = _sum_rows(d_pre * a_hat) if ln else None
+        return d_pre, d_h, None, None, d_w_hh, d_g_hh, None, None
+
+
+def _rnn_scan(cell: RNNCell, x_proj, state: State, mask, alive) -> tuple[Tensor, State]:
+    (h0,) = state
+    ln = cell.layer_norm
+    out, h = _RNNScan.apply(
+        x_proj,
+        h0,
+        mask,
+        alive,
+        cell.weight_hh,
+        cell.ln_hh.weight if ln else None,
+        cell.ln_hh.eps if ln else 0.0,
+        cell.nonlinearity == "relu",
+    )
+    return out, (h,)
+
+
+_SCANS = {LSTMCell: _lstm_scan, GRUCell: _gru_scan, RNNCell: _rnn_scan}
