@@ -1,0 +1,14 @@
+"""Time-series forecasting: ``rnnkit forecast train | evaluate | predict``.
+
+Modules: :mod:`.data` (CSV/ETT -> scaled windows, modes S/M/MS), :mod:`.model` (the
+:class:`Forecaster` network), :mod:`.baselines`, :mod:`.metrics`, :mod:`.evaluate` (reports and
+forecasts ahead), :mod:`.plots`, :mod:`.task` (configuration and engine hooks). See
+``docs/forecast.md``.
+"""
+
+from .model import Forecaster
+from .task import ForecastConfig, ForecastTask
+
+__all__ = ["TASK", "ForecastConfig", "ForecastTask", "Forecaster"]
+
+TASK = ForecastTask()

@@ -1,0 +1,237 @@
+"""Evaluate a trained forecaster beside the baselines on the same windows, and forecast ahead.
+
+:func:`evaluate` runs the model over every window of a part (stride 1 by default, the ETT
+protocol), computes the baselines on the same origins, and returns one JSON-ready report:
+standardised MSE/MAE, original-unit MAE/RMSE/MAPE/sMAPE, MAE by horizon step, interval coverage
+when the model emits quantiles, and rolling-origin backtest folds. :func:`forecast_ahead`
+forecasts the ``horizon`` steps after the end of a series, with their timestamps.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import baselines as bl
+from . import metrics
+from .data import Prepared, known_features
+from .model import Forecaster
+from .plots import plot_error_by_step, plot_forecast
+
+BASELINES = ("naive", "seasonal_naive", "mean", "arima", "ets")
+
+
+@torch.no_grad()
+def predict_windows(model: Forecaster, dataset, batch_size: int = 256) -> np.ndarray:
+    """Scaled forecasts of every window: (N, H, C_out), or (N, H, C_out, Q) with quantiles."""
+    model.eval()
+    device = next(model.parameters()).device
+    out = []
+    for start in range(0, len(dataset), batch_size):
+        batch = dataset[torch.arange(start, min(start + batch_size, len(dataset)))]
+        known = batch.get("known")
+        known = None if known is None else known.to(device)
+        out.append(model(batch["past"].to(device), known).cpu())
+    return torch.cat(out).numpy().astype(np.float64)
+
+
+def baseline_forecasts(
+    prep: Prepared,
+    origins: np.ndarray,
+    names: tuple[str, ...] = BASELINES,
+    *,
+    arima_order: tuple[int, int, int] = (2, 1, 1),
+    max_fit: int = 2000,
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Scaled (N, H, C_out) forecasts of each baseline at ``origins``, and why any was skipped."""
+    z = prep.z_obs[:, : prep.n_targets]
+    H, m = prep.horizon, prep.season
+    out: dict[str, np.ndarray] = {}
+    skipped: dict[str, str] = {}
+    for name in names:
+        try:
+            if name == "naive":
+                out[name] = bl.naive(z, origins, H)
+            elif name == "seasonal_naive":
+                out[name] = bl.seasonal_naive(z, origins, H, m)
+            elif name == "mean":
+                out[name] = bl.window_mean(z, origins, H, prep.lookback)
+            elif name in ("arima", "ets"):
+                out[name] = bl.statespace(
+                    name, z, prep.split.train, origins, H, m, order=arima_order, max_fit=max_fit
+                )
+            else:
+                raise ValueError(f"unknown baseline {name!r}; choose from {BASELINES}")
+        except (np.linalg.LinAlgError, RuntimeError, ValueError) as err:
+            if "unknown baseline" in str(err):
+                raise
+            skipped[name] = str(err)
+    return out, skipped
+
+
+def evaluate(
+    prep: Prepared,
+    model: Forecaster,
+    part: str = "test",
+    *,
+    stride: int = 1,
+    **options,
+) -> dict:
+    """Run ``model`` over every window of ``part`` and report it beside the baselines.
+
+    ``options`` go to :func:`build_report` (baselines, arima_order, max_fit, plot_dir,
+    plot_series).
+    """
+    raw = predict_windows(model, prep.dataset(part, stride))
+    origins = prep.origins(part, stride)
+    return build_report(prep, raw, model.quantiles, origins, part=part, **options)
+
+
+def build_report(
+    prep: Prepared,
+    raw: np.ndarray,
+    quantiles: tuple[float, ...],
+    origins: np.ndarray,
+    *,
+    part: str = "test",
+    baselines: tuple[str, ...] = BASELINES,
+    arima_order: tuple[int, int, int] = (2, 1, 1),
+    max_fit: int = 2000,
+    plot_dir: str | Path | None = None,
+    plot_series: tuple[str, ...] = (),
+) -> dict:
+    """The report of scaled forecasts ``raw`` (N, H, C_out[, Q]) made at ``origins`` (N,).
+
+    Baselines are computed at the same origins; see the module docstring for the contents.
+    """
+    t0 = time.perf_counter()
+    point = raw[..., quantiles.index(0.5)] if quantiles else raw
+    true = _true(prep, origins)
+    base, skipped = baseline_forecasts(
+        prep, origins, baselines, arima_order=arima_order, max_fit=max_fit
+    )
+    forecasts = {"model": point, **base}
+    targets = list(range(prep.n_targets))
+    true_orig = prep.scaler.inverse_transform(true, targets)
+    report: dict = {
+        "part": part,
+        "windows": len(origins),
+        "first_origin": str(prep.series.index[origins[0]]),
+        "last_origin": str(prep.series.index[origins[-1]]),
+        "targets": list(prep.columns.targets),
+        "scaled": {},
+        "original": {},
+        "by_step_mae": {},
+    }
+    for name, pred in forecasts.items():
+        report["scaled"][name] = metrics.scaled_metrics(pred, true)
+        pred_orig = prep.scaler.inverse_transform(pred, targets)
+        report["original"][name] = metrics.original_metrics(pred_orig, true_orig)
+        report["by_step_mae"][name] = metrics.by_step(pred, true)["mae"]
+    if skipped:
+        report["skipped_baselines"] = skipped
+    if quantiles:
+        report["interval"] = metrics.interval_metrics(raw, true, quantiles)
+    report["backtest"] = metrics.backtest(forecasts, true, prep.horizon)
+    naive_mae = report["scaled"].get("naive", {}).get("mae")
+    if naive_mae:
+        report["skill_vs_naive"] = 1.0 - report["scaled"]["model"]["mae"] / naive_mae
+    report["baseline_seconds"] = time.perf_counter() - t0
+    if plot_dir is not None:
+        report["plots"] = _plots(prep, quantiles, raw, forecasts, origins, true, Path(plot_dir),
+                                 plot_series)  # fmt: skip
+    return report
+
+
+def _plots(prep, quantiles, raw, forecasts, origins, true, folder, plot_series) -> list[str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    names = list(plot_series) or [prep.columns.targets[0]]
+    paths = [
+        plot_error_by_step(
+            folder / "error_by_step.png",
+            {k: metrics.by_step(v, true)["mae"] for k, v in forecasts.items()},
+            metric="MAE (scaled)",
+            title=f"{prep.series.source}: error by horizon step",
+        )
+    ]
+    i = len(origins) - 1  # the last origin of the part
+    o, H, L = origins[i], prep.horizon, prep.lookback
+    index = prep.series.index
+    for name in names:
+        if name not in prep.columns.targets:
+            raise ValueError(
+                f"plot series {name!r} is not a target; targets: {prep.columns.targets}"
+            )
+        c = prep.columns.targets.index(name)
+
+        def orig(z, c=c):
+            return prep.scaler.inverse_transform(np.asarray(z)[:, None], [c])[:, 0]
+
+        history = pd.Series(orig(prep.z_obs[o + 1 - L : o + 1, c]), index[o + 1 - L : o + 1])
+        actual = pd.Series(orig(prep.z_obs[o + 1 : o + 1 + H, c]), index[o + 1 : o + 1 + H])
+        lines = {k: orig(v[i, :, c]) for k, v in forecasts.items() if k != "mean"}
+        band = None
+        if quantiles:
+            qs = quantiles
+            label = f"{qs[0] * 100:g}-{qs[-1] * 100:g}% interval"
+            band = (orig(raw[i, :, c, 0]), orig(raw[i, :, c, -1]), label)
+        path = folder / f"forecast_{_safe(name)}.png"
+        title = f"{name}: forecast from {index[o]}"
+        paths.append(plot_forecast(path, history, actual, lines, interval=band, title=title))
+    return [str(p) for p in paths]
+
+
+def _true(prep: Prepared, origins: np.ndarray) -> np.ndarray:
+    return np.stack([prep.z_obs[o + 1 : o + 1 + prep.horizon, : prep.n_targets] for o in origins])
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)
+
+
+@torch.no_grad()
+def forecast_ahead(
+    prep: Prepared, model: Forecaster, future_known: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Forecast the ``horizon`` steps after the last row of ``prep.series``, in original units.
+
+    Returns a frame indexed by the future timestamps, one column per target (and
+    ``<target>_q<level>`` columns when the model emits quantiles). CSV known-future columns need
+    their future values in ``future_known`` (H rows on those timestamps); calendar features are
+    computed from the timestamps.
+    """
+    index, freq, H = prep.series.index, prep.series.freq, prep.horizon
+    future_index = pd.date_range(index[-1], periods=H + 1, freq=freq)[1:]
+    future_index.name = index.name
+    past = np.concatenate([prep.z_obs, prep.z_known], axis=1)[-prep.lookback :]
+    known = None
+    if prep.z_known.shape[1]:
+        csv_known = None
+        if prep.columns.known:
+            if future_known is None or len(future_known) < H:
+                raise ValueError(
+                    f"the model uses known-future columns {list(prep.columns.known)}: give their "
+                    f"values for the {H} forecast steps"
+                )
+            csv_known = future_known[list(prep.columns.known)].iloc[:H].set_axis(future_index)
+        kframe = known_features(future_index, freq, csv_known, prep.calendar)
+        known = torch.as_tensor(prep.known_scaler.transform(kframe.to_numpy()), dtype=torch.float32)
+        known = known[None]
+    model.eval()
+    x = torch.as_tensor(past, dtype=torch.float32)[None]
+    y = model(x, known)[0].double().numpy()  # (H, C_out[, Q])
+    targets = list(range(prep.n_targets))
+    columns: dict[str, np.ndarray] = {}
+    point = y[..., model.quantiles.index(0.5)] if model.quantiles else y
+    point = prep.scaler.inverse_transform(point, targets)
+    for c, name in enumerate(prep.columns.targets):
+        columns[name] = point[:, c]
+    for j, q in enumerate(model.quantiles):
+        level = prep.scaler.inverse_transform(y[..., j], targets)
+        for c, name in enumerate(prep.columns.targets):
+            columns[f"{name}_q{q:g}"] = level[:, c]
+    return pd.DataFrame(columns, index=future_index)
