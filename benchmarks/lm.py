@@ -1,0 +1,199 @@
+"""Language-model speed: tokens per second in training and in generation, rnnkit vs bare PyTorch.
+
+Training compares the ``lm`` task run by the shared engine (``rnnkit.train.fit``: Lightning,
+stateful truncated BPTT over parallel streams, clipping, Adam) with a bare PyTorch loop of the
+same model (``nn.Embedding`` -> ``nn.LSTM`` -> ``nn.Linear``, the same optimiser, clipping and
+carried state). Only the optimisation steps are timed (from the second step on), not the set-up
+or the validation. Generation compares :func:`rnnkit.tasks.lm.generate_ids` (one token at a time,
+sampling with temperature 1) with a bare loop over ``nn.LSTM`` calls of one step each.
+
+Implementations alternate block by block and the medians are reported, since this machine's
+speed drifts (../shared/PERF-NOTES.md). Prints a table and writes JSON.
+
+    python benchmarks/lm.py                  # the tinyshakespeare model: 2x512 LSTM (minutes)
+    python benchmarks/lm.py --quick          # 2x128 LSTM, few steps: a smoke test
+
+Set ``OMP_WAIT_POLICY=passive`` on a machine shared with other jobs: OpenMP's spinning threads
+otherwise slow every small kernel call by up to 100x when the cores are oversubscribed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.callbacks import Callback
+from torch import nn
+
+from rnnkit.config import resolve
+from rnnkit.tasks.lm import TASK, LanguageModel, LMConfig, generate_ids
+from rnnkit.train import fit
+
+SHARED = Path(__file__).resolve().parents[2] / "shared/datasets/tinyshakespeare/input.txt"
+
+
+class StepTimer(Callback):
+    """Seconds and target tokens of every training step after the first."""
+
+    def __init__(self) -> None:
+        self.seconds, self.tokens, self._start = 0.0, 0, 0.0
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        if batch_idx > 0:
+            self.seconds += time.perf_counter() - self._start
+            self.tokens += batch[0]["y"].numel()
+
+
+def engine_training(corpus: Path, args: argparse.Namespace, folder: Path) -> float:
+    """Tokens per second of the engine's training steps on ``args.steps`` chunks."""
+    config = resolve(
+        LMConfig,
+        flags={
+            "data.files": str(corpus),
+            "data.seq_len": str(args.seq_len),
+            "data.val_fraction": "0.01",
+            "data.test_fraction": "0",
+            "model.hidden_size": str(args.hidden),
+            "model.embedding_size": str(args.embedding),
+            "train.batch_size": str(args.batch),
+            "train.epochs": "1",
+            "train.progress": "false",
+            "train.eval_train": "false",
+        },
+    )
+    timer = StepTimer()
+    fit(TASK, config, folder / f"run-{time.monotonic_ns()}", callbacks=[timer])
+    return timer.tokens / timer.seconds
+
+
+def bare_training(ids: torch.Tensor, vocab: int, args: argparse.Namespace) -> float:
+    """Tokens per second of a plain PyTorch loop: same model, optimiser, clipping, state."""
+    E, H, B, T = args.embedding, args.hidden, args.batch, args.seq_len
+    embedding, lstm, head = (
+        nn.Embedding(vocab, E),
+        nn.LSTM(E, H, 2, dropout=0.2),
+        nn.Linear(H, vocab),
+    )
+    drop = nn.Dropout(0.2)
+    params = [*embedding.parameters(), *lstm.parameters(), *head.parameters()]
+    optimizer = torch.optim.Adam(params, lr=2e-3)
+    n = (len(ids) - 1) // B
+    x_rows, y_rows = ids[: n * B].view(B, n), ids[1 : n * B + 1].view(B, n)
+    state, seconds, tokens = None, 0.0, 0
+    for j in range(n // T):
+        start = time.perf_counter()
+        x, y = x_rows[:, j * T : (j + 1) * T], y_rows[:, j * T : (j + 1) * T]
+        out, state = lstm(embedding(x.t()), state)  # (T, B, H)
+        logits = head(drop(out)).transpose(0, 1)  # (B, T, V)
+        loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(params, 5.0)
+        optimizer.step()
+        state = tuple(s.detach() for s in state)
+        if j > 0:
+            seconds += time.perf_counter() - start
+            tokens += y.numel()
+    return tokens / seconds
+
+
+def rnnkit_generation(model: LanguageModel, length: int) -> float:
+    start = time.perf_counter()
+    generate_ids(model, [1, 2, 3], length, temperature=1.0, seed=0)
+    return length / (time.perf_counter() - start)
+
+
+@torch.no_grad()
+def bare_generation(model: LanguageModel, length: int) -> float:
+    """A plain loop: one ``nn.LSTM`` call (torch's fused kernel) per token, then a sample."""
+    lstm = nn.LSTM(model.rnn.input_size, model.rnn.hidden_size, model.rnn.num_layers).eval()
+    lstm.load_state_dict(model.rnn.state_dict())
+    g = torch.Generator().manual_seed(0)
+    start = time.perf_counter()
+    out, state = lstm(model.embedding(torch.tensor([[1], [2], [3]])))
+    logits = model.head(out[-1])
+    for _ in range(length):
+        token = torch.multinomial(logits.softmax(-1), 1, generator=g)  # (1, 1)
+        out, state = lstm(model.embedding(token), state)
+        logits = model.head(out[-1])
+    return length / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small model, few steps")
+    parser.add_argument("--repeats", type=int, default=3, help="alternating blocks")
+    parser.add_argument("--steps", type=int, default=8, help="training steps per block")
+    parser.add_argument("--length", type=int, default=300, help="generated tokens per block")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/lm.json"))
+    args = parser.parse_args()
+    args.embedding, args.batch, args.seq_len = 64, 64, 128
+    args.hidden = 128 if args.quick else 512
+    if args.quick:
+        args.repeats, args.steps, args.length = 2, 4, 100
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    text = (
+        SHARED.read_text(encoding="utf-8") if SHARED.is_file() else "To be, or not to be.\n" * 60000
+    )
+    chars = sorted(set(text))
+    per_block = args.batch * args.seq_len * (args.steps + 1) + 1
+    ids = torch.tensor([chars.index(c) for c in text[:per_block]])
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        corpus = folder / "slice.txt"  # engine: the same tokens, plus 1% for its validation split
+        corpus.write_text(text[: int(per_block / 0.99) + 2], encoding="utf-8")
+        model = LanguageModel(len(chars) + 1, embedding_size=64, hidden_size=args.hidden).eval()
+        samples: dict[str, list[float]] = {
+            k: [] for k in ("train_engine", "train_bare", "gen_rnnkit", "gen_bare")
+        }
+        for _ in range(args.repeats):
+            samples["train_engine"].append(engine_training(corpus, args, folder))
+            samples["train_bare"].append(bare_training(ids, len(chars) + 1, args))
+            samples["gen_rnnkit"].append(rnnkit_generation(model, args.length))
+            samples["gen_bare"].append(bare_generation(model, args.length))
+    result = {k: statistics.median(v) for k, v in samples.items()}
+
+    shape = (
+        f"2-layer LSTM {args.hidden}, E=64, V={len(chars) + 1}, B={args.batch}, T={args.seq_len}"
+    )
+    print(f"\n{shape}; threads={torch.get_num_threads()}; medians of {args.repeats} blocks")
+    print(f"{'':<12}{'rnnkit tok/s':>14}{'bare tok/s':>12}{'ratio':>8}")
+    for label, ours, bare in (
+        ("training", "train_engine", "train_bare"),
+        ("generation", "gen_rnnkit", "gen_bare"),
+    ):
+        ratio = result[ours] / result[bare]
+        print(f"{label:<12}{result[ours]:>14.0f}{result[bare]:>12.0f}{ratio:>8.2f}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
+        json.dumps(
+            {
+                "shape": shape,
+                "threads": torch.get_num_threads(),
+                "torch": torch.__version__,
+                "machine": platform.machine(),
+                "tokens_per_second": result,
+                "samples": samples,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
