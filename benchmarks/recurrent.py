@@ -98,10 +98,12 @@ def bench_shape(family: str, shape: tuple, repeats: int, inner: int) -> dict[str
     numpy_layer = getattr(ref, family)(inputs, hidden, layers, batch_first=True, seed=0)
     x_np = x.double().numpy()
     for mode in ("train", "infer"):
-        base = median_times({"torch.nn": torch_step(modules["torch.nn"], x, mode == "train")},
-                            repeats, inner)["torch.nn"]
-        np_time = median_times({"numpy": numpy_step(numpy_layer, x_np, mode == "train")},
-                               max(3, repeats // 2), 1)["numpy"]
+        base = median_times(
+            {"torch.nn": torch_step(modules["torch.nn"], x, mode == "train")}, repeats, inner
+        )["torch.nn"]
+        np_time = median_times(
+            {"numpy": numpy_step(numpy_layer, x_np, mode == "train")}, max(3, repeats // 2), 1
+        )["numpy"]
         result[mode]["numpy"] = np_time
         result[mode]["numpy_baseline"] = base
     return result
@@ -118,8 +120,10 @@ def main() -> None:
     repeats, inner = (3, 1) if args.quick else (args.repeats, 3)
 
     rows = []
-    print(f"torch {torch.__version__}, {args.threads} threads, float32; times are medians, "
-          "ratios are to torch.nn in the same run\n")
+    print(
+        f"torch {torch.__version__}, {args.threads} threads, float32; times are medians, "
+        "ratios are to torch.nn in the same run\n"
+    )
     header = f"{'family':6} {'B,T,I,H,layers':18} {'mode':5} {'torch.nn':>9}"
     names = ["fused", "cells", "layer_norm", "numpy"]
     print(header + "".join(f" {n:>16}" for n in names))
@@ -130,17 +134,33 @@ def main() -> None:
                 base = times["torch.nn"]
                 ratios = {n: times[n] / base for n in ("fused", "cells", "layer_norm")}
                 ratios["numpy"] = times["numpy"] / times["numpy_baseline"]
-                row = {"family": family, "shape": dict(zip(
-                    ["batch", "seq", "input", "hidden", "layers"], shape, strict=True)),
-                    "mode": mode, "seconds": times, "ratio_to_torch": ratios}
+                row = {
+                    "family": family,
+                    "shape": dict(
+                        zip(["batch", "seq", "input", "hidden", "layers"], shape, strict=True)
+                    ),
+                    "mode": mode,
+                    "seconds": times,
+                    "ratio_to_torch": ratios,
+                }
                 rows.append(row)
                 cells = "".join(f" {times[n] * 1e3:7.1f}ms {ratios[n]:5.2f}x" for n in names)
-                print(f"{family:6} {','.join(map(str, shape)):18} {mode:5} "
-                      f"{base * 1e3:7.1f}ms{cells}")
+                print(
+                    f"{family:6} {','.join(map(str, shape)):18} {mode:5} {base * 1e3:7.1f}ms{cells}"
+                )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({
-        "torch": torch.__version__, "threads": args.threads, "machine": platform.machine(),
-        "processor": platform.processor(), "rows": rows}, indent=2))
+    args.out.write_text(
+        json.dumps(
+            {
+                "torch": torch.__version__,
+                "threads": args.threads,
+                "machine": platform.machine(),
+                "processor": platform.processor(),
+                "rows": rows,
+            },
+            indent=2,
+        )
+    )
     print(f"\nwrote {args.out}")
 
 
