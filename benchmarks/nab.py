@@ -11,12 +11,14 @@ Honest thresholds: each detector's threshold is fitted on its own series' calibr
 (the last 30% of the probationary period), never on labels. With ``--tune-on FOLDER`` the
 detection rule (threshold kind and margin, smoothing, event gap) is chosen per detector from a
 small grid by the pooled event F1 *of that folder only*, then applied unchanged to every folder;
-the table marks the tuning folder so the other folders read as held out.
+the table marks the tuning folder and adds a "pooled held-out" row over the other folders. The
+JSON also records the process CPU time and the load average (the wall time on a shared machine
+is mostly waiting).
 
 Usage::
 
     python benchmarks/nab.py                               # defaults, ../shared/datasets/nab
-    python benchmarks/nab.py --tune-on realKnownCause --json runs/bench/nab.json
+    python benchmarks/nab.py --tune-on realKnownCause --train.epochs 20   # docs/anomaly.md
     python benchmarks/nab.py --methods autoencoder --folders artificialWithAnomaly --train.epochs 5
 
 Any ``--section.key value`` of ``rnnkit anomaly train`` (``--model.window 64``,
@@ -29,6 +31,7 @@ import argparse
 import itertools
 import json
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -52,8 +55,9 @@ REPO = Path(__file__).resolve().parents[1]
 # The detection rules --tune-on chooses from (everything else stays at the config's values).
 GRID = {
     "threshold": ["dynamic"],
-    "margin": [1.0, 1.5, 2.0],
+    "margin": [1.0, 1.25, 1.5, 2.0],
     "skip_flagged": [False, True],
+    "history": [3000, 8000],
     "smoothing": [1, 5],
     "min_gap": [200, 500],
 }
@@ -108,11 +112,17 @@ def scores_by_file(files, events: dict) -> dict:
     return {f.key: score_file(events[f.key], f.windows, len(f.series), f.probation) for f in files}
 
 
-def table(files, per_file: dict, folders) -> dict:
+def table(files, per_file: dict, folders, tuned_on: str | None = None) -> dict:
+    """Rows per folder, pooled over all files, and (with a tuning folder) pooled over the
+    held-out folders only."""
     rows = {}
     for folder in folders:
         rows[folder] = summarise(per_file[f.key] for f in files if f.folder == folder).as_dict()
     rows["pooled"] = summarise(per_file.values()).as_dict()
+    if tuned_on:
+        rows["pooled held-out"] = summarise(
+            per_file[f.key] for f in files if f.folder != tuned_on
+        ).as_dict()
     return rows
 
 
@@ -227,7 +237,7 @@ def main(argv: list[str] | None = None) -> None:
             results[method] = {
                 "rule": to_dict(rule),
                 "tuning_f1_nab": tuned,
-                "table": table(files, per_file, folders),
+                "table": table(files, per_file, folders, args.tune_on),
                 "wall_time_s": time.perf_counter() - t0,
                 "train_and_score_s": sum(e["seconds"] for e in entries.values()),
                 "skipped": {k: e["error"] for k, e in entries.items() if "error" in e},
@@ -251,26 +261,36 @@ def main(argv: list[str] | None = None) -> None:
     total = time.perf_counter() - started
 
     null = scores_by_file(files, {f.key: [] for f in files})
-    results["null"] = {"table": table(files, null, folders)}
+    results["null"] = {"table": table(files, null, folders, args.tune_on)}
     gap = base.detect.min_gap
     tables = []
     for seed in range(args.seeds):
         flags = random_events(files, args.random_rate, None, seed)
         events = {k: events_from_flags(v, gap) for k, v in flags.items()}
-        tables.append(table(files, scores_by_file(files, events), folders))
+        tables.append(table(files, scores_by_file(files, events), folders, args.tune_on))
     results[f"random p={args.random_rate:g}"] = {"table": mean_table(tables)}
     best = max(methods, key=lambda m: results[m]["table"]["pooled"]["f1"])
     counts = {k: len(v["events"]) for k, v in results[best]["files"].items()}
     tables = [
-        table(files, scores_by_file(files, random_events(files, None, counts, seed)), folders)
+        table(
+            files,
+            scores_by_file(files, random_events(files, None, counts, seed)),
+            folders,
+            args.tune_on,
+        )
         for seed in range(args.seeds)
     ]
     results[f"random as {best}"] = {"table": mean_table(tables)}
 
-    print_table(results, [*folders, "pooled"], args.tune_on)
+    rows = [*folders, "pooled", *(["pooled held-out"] if args.tune_on else [])]
+    print_table(results, rows, args.tune_on)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime
+    load = os.getloadavg()
     print(
-        f"\nbest detector by pooled event F1: {best}; total wall time {total:.0f} s "
-        f"on {torch.get_num_threads()} thread(s), {os.cpu_count()} cores"
+        f"\nbest detector by pooled event F1: {best}; total wall time {total:.0f} s, "
+        f"process CPU time {cpu:.0f} s, on {torch.get_num_threads()} thread(s), "
+        f"{os.cpu_count()} cores, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
     )
     summary = {
         "config": to_dict(base),
@@ -278,6 +298,8 @@ def main(argv: list[str] | None = None) -> None:
         "tuned_on": args.tune_on,
         "grid": GRID if args.tune_on else None,
         "wall_time_s": total,
+        "cpu_time_s": cpu,
+        "load_average": load,
         "cpu_count": os.cpu_count(),
         "threads": torch.get_num_threads(),
         "best": best,

@@ -21,7 +21,15 @@ from typing import Annotated, Any
 import typer
 import yaml
 
-from rnnkit.config import ConfigError, parse_flags, resolve, settings, to_yaml
+from rnnkit.config import (
+    ConfigError,
+    flatten,
+    parse_flags,
+    resolve,
+    settings,
+    to_yaml,
+    unknown_key_message,
+)
 from rnnkit.tasks import TASKS, TaskInfo, get_task
 
 HELP = """Recurrent neural networks: train, evaluate and use them from one command.
@@ -79,6 +87,14 @@ def _task_app(info: TaskInfo) -> typer.Typer:
     ):
         given = {k: v for k, v in _restore_keys(flags).items() if v is not None}
         given.update(parse_flags(ctx.args))
+        preset = given.pop("preset", None)
+        if preset is not None:  # a named set of settings: over the defaults, under YAML and flags
+            presets = getattr(task, "presets", {})
+            if preset not in presets:
+                raise ConfigError(
+                    unknown_key_message(preset, sorted(presets)).replace("key", "preset", 1)
+                )
+            base = {**dict(flatten(base or {})), **presets[preset]}
         return resolve(task.config_class, config_file, given, base=base, aliases=task.aliases)
 
     @_with_settings(task)
@@ -178,6 +194,8 @@ def _task_app(info: TaskInfo) -> typer.Typer:
         print(to_yaml(config_from(ctx, config_file, flags)), end="")
 
     app.command(context_settings=extra)(train)
+    for alias in getattr(task, "train_aliases", ()):  # other names of train, e.g. anomaly fit
+        app.command(alias, context_settings=extra, help=f"Same as `train`. {train.__doc__}")(train)
     app.command()(evaluate)
     app.command()(predict)
     app.command(context_settings=extra)(tune)
@@ -233,6 +251,15 @@ def _with_settings(task: Any) -> Callable:
                 f"--{alias}", metavar="VALUE", help=f"same as --{key}", show_default=False
             )
             params.append(_keyword(alias, option))
+        if getattr(task, "presets", None):
+            names = ", ".join(task.presets)
+            option = typer.Option(
+                "--preset",
+                metavar="NAME",
+                help=f"named settings ({names}), under flags",
+                show_default=False,
+            )
+            params.append(_keyword("preset", option))
         wrapped.__signature__ = sig.replace(parameters=params)
         return wrapped
 

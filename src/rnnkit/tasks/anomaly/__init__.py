@@ -8,7 +8,7 @@ training data only (:mod:`.thresholds`); :mod:`.nab` scores detections against l
 (event precision/recall/F1 and the NAB score); :mod:`.data` reads CSV series, labels and the NAB
 corpus; :mod:`.plots` draws a scored series.
 
-Command line: ``rnnkit anomaly train | detect | evaluate`` (``train`` is the issue's ``fit``).
+Command line: ``rnnkit anomaly fit | detect | evaluate`` (``fit`` is another name for ``train``).
 """
 
 from .data import LabelledSeries, Series, load_nab, nab_root, read_series, read_windows

@@ -5,14 +5,15 @@ model.method   network (trained by rnnkit.train)       anomaly score of the wind
 =============  ======================================  ==========================================
 autoencoder    LSTM window autoencoder                  mean squared reconstruction error
 forecast       LSTM forecaster of the next P records    mean absolute error of the forecasts of t
-ocsvm          GRU window autoencoder (its encoder)     One-Class SVM: −decision_function(z_t)
-iforest        RNN window autoencoder (its encoder)     Isolation Forest: −score_samples(z_t)
+ocsvm          GRU window autoencoder (its encoder)     One-Class SVM: −decision_function(z_t) − m
+iforest        RNN window autoencoder (its encoder)     Isolation Forest: −score_samples(z_t) − m
 =============  ======================================  ==========================================
 
-All four share the scaling (:class:`rnnkit.data.timeseries.StandardScaler` fitted on the
-network's training records) and the windows (:func:`rnnkit.data.timeseries.sliding_windows`),
-and turn scores into detections the same way: causal EWMA smoothing, a threshold fitted on
-calibration scores (:mod:`.thresholds`), events (:func:`.nab.events_from_flags`).
+(m: the estimator's lowest score on the training features.) All four share the scaling
+(:class:`rnnkit.data.timeseries.StandardScaler` fitted on the network's training records) and
+the windows (:func:`rnnkit.data.timeseries.sliding_windows`), and turn scores into detections
+the same way: causal EWMA smoothing, a threshold fitted on calibration scores
+(:mod:`.thresholds`), events (:func:`.nab.events_from_flags`).
 
 A series is scored point by point: the score of record t uses records t−L+1 … t (the
 forecaster: t−L … t−1 to predict t), so scores before the first full window are NaN.
@@ -90,17 +91,27 @@ def fit_estimator(method: str, features: np.ndarray, nu: float, n_estimators: in
     """A One-Class SVM (RBF, gamma='scale') or an Isolation Forest fitted on (N, H) features.
 
     Both fits are deterministic, so a saved detector keeps the features and refits on load.
+    The estimator's ``floor_`` is its lowest score on the training features: scores are given
+    relative to it (:func:`estimator_scores`), so that they start near 0 like the networks'
+    errors and a threshold's ``margin`` scales the excess over normal, not an arbitrary offset
+    (the Isolation Forest's raw scores sit in (0, 1) around 0.5; the SVM's change sign).
     """
     if method == "ocsvm":
-        return OneClassSVM(nu=nu, gamma="scale").fit(features)
-    return IsolationForest(n_estimators=n_estimators, random_state=seed).fit(features)
+        estimator = OneClassSVM(nu=nu, gamma="scale").fit(features)
+    else:
+        estimator = IsolationForest(n_estimators=n_estimators, random_state=seed).fit(features)
+    estimator.floor_ = 0.0
+    estimator.floor_ = float(estimator_scores(estimator, features).min())
+    return estimator
 
 
 def estimator_scores(estimator, features: np.ndarray) -> np.ndarray:
-    """Anomaly scores (higher = more anomalous) of (N, H) features."""
+    """Anomaly scores (higher = more anomalous) of (N, H) features, minus ``floor_``."""
     if isinstance(estimator, OneClassSVM):
-        return -estimator.decision_function(features)
-    return -estimator.score_samples(features)
+        raw = -estimator.decision_function(features)
+    else:
+        raw = -estimator.score_samples(features)
+    return raw - getattr(estimator, "floor_", 0.0)
 
 
 def write_atomic_json(path: Path, data: Any) -> None:

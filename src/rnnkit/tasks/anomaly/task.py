@@ -160,6 +160,7 @@ class AnomalyTask(Task[AnomalyConfig]):
     name = "anomaly"
     config_class = AnomalyConfig
     aliases = {"data": "data.path", "method": "model.method", "labels": "data.labels"}
+    train_aliases = ("fit",)  # `rnnkit anomaly fit`: the name for train
     search_space = {
         "optim.lr": {"low": 1e-3, "high": 1e-2, "log": True},
         "model.hidden_size": [16, 32, 64],

@@ -1,0 +1,248 @@
+"""The anomaly task end to end: engine training, thresholds from training records only,
+save -> load -> the same flags, point-by-point scoring, and the ``rnnkit anomaly`` command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from rnnkit.cli.main import build_app
+from rnnkit.config import resolve
+from rnnkit.tasks.anomaly import AnomalyConfig, Detector, fit_detector, read_series
+from rnnkit.tasks.anomaly.nab import probation_length
+
+RNNKIT = Path(sys.executable).with_name("rnnkit")
+T, SPIKE = 1200, 900
+FAST = {
+    "model.window": 16,
+    "model.hidden_size": 8,
+    "model.n_estimators": 20,
+    "train.epochs": 3,
+    "train.threads": 1,
+    "train.progress": False,
+}
+
+
+def write_series(path: Path, values: np.ndarray | None = None) -> Path:
+    """An hourly NAB-style CSV: a daily sine with noise and one spike at record SPIKE."""
+    if values is None:
+        rng = np.random.default_rng(0)
+        t = np.arange(T)
+        values = 10 + np.sin(2 * np.pi * t / 24) + 0.1 * rng.normal(size=T)
+        values[SPIKE : SPIKE + 3] += 6.0
+    stamps = pd.date_range("2021-01-01", periods=len(values), freq="h")
+    pd.DataFrame({"timestamp": stamps, "value": values}).to_csv(path, index=False)
+    return path
+
+
+def config_for(csv: Path, method: str, **flags) -> AnomalyConfig:
+    return resolve(
+        AnomalyConfig, flags={**FAST, "data.path": str(csv), "model.method": method, **flags}
+    )
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """One short run per detector on the same series, shared by the tests below."""
+    tmp = tmp_path_factory.mktemp("anomaly")
+    csv = write_series(tmp / "series.csv")
+    found = {}
+    for method in ("autoencoder", "forecast", "ocsvm", "iforest"):
+        found[method] = fit_detector(config_for(csv, method), tmp / method)
+    return csv, found
+
+
+def saved(run: Path) -> dict:
+    return json.loads((run / "detector.json").read_text())
+
+
+@pytest.mark.parametrize("method", ["autoencoder", "forecast", "ocsvm", "iforest"])
+def test_saved_detector_reproduces_the_engines_calibration_scores(runs, method):
+    """The threshold was fitted on scores the engine computed in memory while training; the
+    detector loaded from disk scores those calibration records the same."""
+    csv, detectors = runs
+    detector = detectors[method]
+    state = saved(detector.run_dir)
+    train_rows, fit_rows = state["train_rows"], state["fit_rows"]
+    assert train_rows == probation_length(T) and fit_rows < train_rows
+    series = read_series(csv)
+    again = detector.raw_scores(series.values)[fit_rows:train_rows]
+    assert np.allclose(again, state["calibration"]["raw_scores"], rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["autoencoder", "forecast", "ocsvm", "iforest"])
+def test_detector_saved_and_loaded_flags_the_same_points(runs, method):
+    csv, detectors = runs
+    first = detectors[method]
+    second = Detector.from_run(first.run_dir)  # a fresh load, e.g. in another process
+    series = read_series(csv)
+    a, b = first.detect(series), second.detect(series)
+    assert np.allclose(a.scores, b.scores, equal_nan=True)
+    assert np.array_equal(a.flags, b.flags) and np.array_equal(a.events, b.events)
+
+
+def test_the_spike_is_detected_after_the_training_records(runs):
+    csv, detectors = runs
+    found = detectors["autoencoder"].detect(read_series(csv))
+    assert found.flags[SPIKE : SPIKE + 20].any()
+    assert np.isnan(found.scores[: FAST["model.window"] - 1]).all()
+
+
+def test_scoring_is_point_by_point(runs):
+    """Flags of records up to t are the same whether or not the records after t exist."""
+    csv, detectors = runs
+    series = read_series(csv)
+    for method in ("autoencoder", "forecast"):
+        full = detectors[method].detect(series)
+        cut = detectors[method].detect(series.head(SPIKE + 5))
+        assert np.array_equal(full.flags[: SPIKE + 5], cut.flags)
+        assert np.allclose(full.scores[: SPIKE + 5], cut.scores, equal_nan=True)
+
+
+def test_detector_learns_only_from_the_probationary_period(tmp_path, runs):
+    """Rewriting every record after the first 15% changes neither the network, nor the scaler,
+    nor the calibration scores and threshold: they come from training records only."""
+    csv, detectors = runs
+    values = read_series(csv).values[:, 0].copy()
+    train_rows = probation_length(T)
+    values[train_rows:] = 1000.0 + 50.0 * np.random.default_rng(1).normal(size=T - train_rows)
+    other = fit_detector(
+        config_for(write_series(tmp_path / "changed.csv", values), "autoencoder"), tmp_path / "run"
+    )
+    mine = detectors["autoencoder"]
+    assert saved(other.run_dir)["threshold"] == saved(mine.run_dir)["threshold"]
+    assert saved(other.run_dir)["calibration"] == saved(mine.run_dir)["calibration"]
+    for key, value in mine.network.state_dict().items():
+        assert np.array_equal(value.numpy(), other.network.state_dict()[key].numpy()), key
+
+
+def test_with_rule_refits_the_threshold_on_the_calibration_scores(runs):
+    _, detectors = runs
+    detector = detectors["autoencoder"]
+    rule = replace(detector.config.detect, threshold="quantile", q=0.9, margin=1.0)
+    other = detector.with_rule(rule)
+    assert other.threshold.value == pytest.approx(np.quantile(detector.calibration, 0.9))
+
+
+# ------------------------------------------------------------------------ clear errors on data
+def write_frame(path: Path, frame: pd.DataFrame) -> Path:
+    frame.to_csv(path, index=False)
+    return path
+
+
+def stamps(n: int) -> pd.DatetimeIndex:
+    return pd.date_range("2021-01-01", periods=n, freq="h")
+
+
+def test_constant_series_is_refused_naming_file_and_column(tmp_path):
+    csv = write_frame(tmp_path / "flat.csv", pd.DataFrame({"timestamp": stamps(600), "cpu": 3.0}))
+    with pytest.raises(ValueError, match=r"flat\.csv: column 'cpu' is constant \(3\)"):
+        fit_detector(config_for(csv, "autoencoder"), tmp_path / "run")
+    assert not (tmp_path / "run" / "detector.json").exists()
+
+
+def test_all_nan_column_is_refused_naming_file_and_column(tmp_path):
+    frame = pd.DataFrame({"timestamp": stamps(50), "a": np.arange(50.0), "b": np.nan})
+    csv = write_frame(tmp_path / "holes.csv", frame)
+    with pytest.raises(ValueError, match=r"holes\.csv: column 'b' has no values"):
+        read_series(csv)
+    with pytest.raises(ValueError, match=r"holes\.csv: column 'b' has no values"):
+        fit_detector(config_for(csv, "autoencoder"), tmp_path / "run")
+
+
+def test_interior_nan_values_are_interpolated(tmp_path):
+    frame = pd.DataFrame({"timestamp": stamps(5), "v": [np.nan, 1.0, np.nan, 3.0, np.nan]})
+    series = read_series(write_frame(tmp_path / "gaps.csv", frame))
+    assert series.values[:, 0].tolist() == [1.0, 1.0, 2.0, 3.0, 3.0]
+
+
+def test_unsorted_timestamps_are_refused_naming_file_column_and_row(tmp_path):
+    t = list(stamps(10))
+    t[6], t[7] = t[7], t[6]
+    frame = pd.DataFrame({"time": t, "v": np.arange(10.0)})
+    csv = write_frame(tmp_path / "shuffled.csv", frame)
+    with pytest.raises(ValueError, match=r"shuffled\.csv: column 'time' is not sorted: row 7"):
+        read_series(csv)
+    assert read_series(csv, order="sort").values[:, 0].tolist()[6:8] == [7.0, 6.0]
+    assert read_series(csv, order="keep").values[:, 0].tolist()[6:8] == [6.0, 7.0]
+
+
+def test_too_short_series_is_refused_naming_file_and_column(tmp_path):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"timestamp": stamps(120), "load": rng.normal(size=120)})
+    csv = write_frame(tmp_path / "short.csv", frame)
+    with pytest.raises(
+        ValueError, match=r"short\.csv: column\(s\) 'load': the series is too short"
+    ):
+        fit_detector(config_for(csv, "forecast"), tmp_path / "run")
+
+
+def test_detect_refuses_a_series_shorter_than_the_window(runs, tmp_path):
+    _, detectors = runs
+    csv = write_series(tmp_path / "tiny.csv", np.arange(10.0))
+    with pytest.raises(ValueError, match=r"tiny\.csv: column\(s\) 'value': 10 records"):
+        detectors["autoencoder"].detect(read_series(csv))
+
+
+def test_non_numeric_value_is_refused_naming_file_column_and_row(tmp_path):
+    frame = pd.DataFrame({"timestamp": stamps(4), "v": ["1", "2", "oops", "4"]})
+    csv = write_frame(tmp_path / "text.csv", frame)
+    with pytest.raises(ValueError, match=r"text\.csv: column 'v' row 2 is not a number: 'oops'"):
+        read_series(csv)
+
+
+# ------------------------------------------------------------------------------ command line
+def rnnkit(*args: str, cwd: Path):
+    """Run ``rnnkit anomaly ARGS`` in this process (the real command tree, in ``cwd``)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(cwd)
+        return CliRunner().invoke(build_app("anomaly"), ["anomaly", *args])
+
+
+def test_cli_fit_detect_evaluate(tmp_path):
+    csv = write_series(tmp_path / "series.csv")
+    labels = tmp_path / "labels.json"
+    windows = [[str(stamps(T)[SPIKE - 20]), str(stamps(T)[SPIKE + 20])]]
+    labels.write_text(json.dumps({"series.csv": windows}))
+    flags = [f"--{k}={v}" for k, v in FAST.items()]
+    done = rnnkit("fit", "--data", str(csv), "--out", "run", *flags, cwd=tmp_path)
+    assert done.exit_code == 0, done.output
+    assert (tmp_path / "run" / "detector.json").is_file()
+
+    done = rnnkit("detect", "--run", "run", "--input", str(csv), "--output", "d.csv", cwd=tmp_path)
+    assert done.exit_code == 0, done.output
+    table = pd.read_csv(tmp_path / "d.csv")
+    expected = Detector.from_run(tmp_path / "run").detect(read_series(csv))
+    assert list(table.columns) == ["timestamp", "value", "score", "threshold", "flag", "event"]
+    assert np.array_equal(table["flag"].to_numpy(), expected.flags.astype(int))
+    assert np.flatnonzero(table["event"].to_numpy()).tolist() == expected.events.tolist()
+
+    done = rnnkit("evaluate", "--run", "run", "--labels", str(labels), cwd=tmp_path)
+    assert done.exit_code == 0, done.output
+    result = json.loads(done.stdout)
+    assert result["windows"] == 1 and result["tp"] + result["fn"] == 1
+    assert result["probation"] == probation_length(T)
+
+    done = rnnkit("detect", "--run", "run", "--input", "missing.csv", cwd=tmp_path)
+    assert done.exit_code == 1 and "missing.csv does not exist" in done.output
+
+
+@pytest.mark.slow
+def test_console_script_train_and_fit_are_the_same_command(tmp_path):
+    csv = write_series(tmp_path / "series.csv")
+    flags = [f"--{k}={v}" for k, v in FAST.items()]
+    for action in ("train", "fit"):
+        done = subprocess.run(
+            [str(RNNKIT), "anomaly", action, "--data", str(csv), "--out", action, *flags],
+            capture_output=True, text=True, cwd=tmp_path, timeout=600,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    assert saved(tmp_path / "train") == saved(tmp_path / "fit")
