@@ -10,7 +10,8 @@ sampling with temperature 1) with a bare loop over ``nn.LSTM`` calls of one step
 Implementations alternate block by block and the medians are reported, since this machine's
 speed drifts (../shared/PERF-NOTES.md). Prints a table and writes JSON.
 
-    python benchmarks/lm.py                  # the tinyshakespeare model: 2x512 LSTM (minutes)
+    python benchmarks/lm.py                  # docs/lm.md's tinyshakespeare model: 2x384 LSTM
+    python benchmarks/lm.py --hidden 512 --batch 64   # another shape
     python benchmarks/lm.py --quick          # 2x128 LSTM, few steps: a smoke test
 
 Set ``OMP_WAIT_POLICY=passive`` on a machine shared with other jobs: OpenMP's spinning threads
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import tempfile
@@ -136,10 +138,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=8, help="training steps per block")
     parser.add_argument("--length", type=int, default=300, help="generated tokens per block")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument("--hidden", type=int, default=384, help="LSTM hidden size (2 layers)")
+    parser.add_argument("--batch", type=int, default=32, help="parallel streams per step")
+    parser.add_argument("--seq-len", type=int, default=128, help="tokens per chunk")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/lm.json"))
     args = parser.parse_args()
-    args.embedding, args.batch, args.seq_len = 64, 64, 128
-    args.hidden = 128 if args.quick else 512
+    args.embedding = 64
+    if args.quick:
+        args.hidden = 128
     if args.quick:
         args.repeats, args.steps, args.length = 2, 4, 100
     if args.threads:
@@ -151,6 +157,7 @@ def main() -> None:
     chars = sorted(set(text))
     per_block = args.batch * args.seq_len * (args.steps + 1) + 1
     ids = torch.tensor([chars.index(c) for c in text[:per_block]])
+    load_before, cpu_before, wall_before = os.getloadavg(), time.process_time(), time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         corpus = folder / "slice.txt"  # engine: the same tokens, plus 1% for its validation split
@@ -165,6 +172,8 @@ def main() -> None:
             samples["gen_rnnkit"].append(rnnkit_generation(model, args.length))
             samples["gen_bare"].append(bare_generation(model, args.length))
     result = {k: statistics.median(v) for k, v in samples.items()}
+    wall, cpu = time.perf_counter() - wall_before, time.process_time() - cpu_before
+    load = {"before": load_before, "after": os.getloadavg()}
 
     shape = (
         f"2-layer LSTM {args.hidden}, E=64, V={len(chars) + 1}, B={args.batch}, T={args.seq_len}"
@@ -186,11 +195,19 @@ def main() -> None:
                 "torch": torch.__version__,
                 "machine": platform.machine(),
                 "tokens_per_second": result,
+                "wall_s": round(wall, 1),
+                "cpu_s": round(cpu, 1),
+                "load_average": load,
                 "samples": samples,
             },
             indent=2,
         )
         + "\n"
+    )
+    print(
+        f"benchmark wall {wall:.0f} s, process CPU {cpu:.0f} s; load average (1, 5, 15 min) "
+        f"before {load['before'][0]:.1f} {load['before'][1]:.1f} {load['before'][2]:.1f}, "
+        f"after {load['after'][0]:.1f} {load['after'][1]:.1f} {load['after'][2]:.1f}"
     )
     print(f"wrote {args.out}")
 

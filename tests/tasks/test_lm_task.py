@@ -136,3 +136,44 @@ def test_engine_evaluation_carries_the_state_across_batches():
     assert metrics["loss"] == pytest.approx(float(one_pass), rel=1e-5)
     assert evaluate_stream(model, stream) == pytest.approx(float(one_pass), rel=1e-5)
     assert metrics["bits_per_char"] == pytest.approx(metrics["loss"] / 0.6931471805599453)
+
+
+def test_engine_training_carries_the_state_like_a_hand_written_tbptt_loop(tmp_path):
+    """Training through the engine equals a plain-torch stateful TBPTT loop (state carried
+    across chunks, detached at each boundary), step by step; resetting the state does not."""
+    from rnnkit.train import RunDir, detach_state, load_checkpoint
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(make_corpus(200), encoding="utf-8")
+    flags = {"optim.name": "sgd", "optim.momentum": "0", "optim.clip_norm": "0"}
+    flags |= {"optim.schedule": "none", "train.epochs": "1", "train.early_stopping": "0"}
+    cfg = config(corpus, **flags)
+    fit(TASK, cfg, tmp_path / "run")
+    engine_norms = [r["grad_norm"] for r in RunDir(tmp_path / "run").read_steps()]
+    engine_weights = load_checkpoint(tmp_path / "run", prefer="last").weights
+
+    def hand_loop(carry: bool) -> tuple[list[float], dict]:
+        torch.manual_seed(cfg.train.seed)  # as the engine does before building the model
+        data = TASK.load_data(cfg)
+        model = TASK.build_model(cfg, data.state)
+        opt = torch.optim.SGD(model.parameters(), lr=cfg.optim.lr)
+        norms, state = [], None
+        for j in range(len(data.train)):
+            batch = data.train[j]
+            logits, state = model(batch["x"], state if carry else None)
+            loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch["y"].flatten())
+            opt.zero_grad()
+            loss.backward()
+            grads = [p.grad for p in model.parameters()]
+            norms.append(float(torch.nn.utils.get_total_norm(grads)))
+            opt.step()
+            state = detach_state(state)
+        return norms, model.state_dict()
+
+    norms, weights = hand_loop(carry=True)
+    assert len(engine_norms) == len(norms) > 10
+    assert engine_norms == pytest.approx(norms, rel=1e-4)
+    for name, value in weights.items():
+        torch.testing.assert_close(engine_weights[name], value, rtol=1e-4, atol=1e-6)
+    reset_norms, _ = hand_loop(carry=False)
+    assert engine_norms[1:] != pytest.approx(reset_norms[1:], rel=1e-4)
