@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from rnnkit.data.fetch import RemoteFile, ensure_file
-from rnnkit.data.idx import load_idx_pair, load_mnist, read_idx
+from rnnkit.data.idx import load_idx_dir, load_idx_pair, load_mnist, read_idx
 
 
 def write_idx(path, array: np.ndarray, magic_type: int = 0x08, compress: bool = True) -> None:
@@ -86,3 +86,19 @@ def test_real_mnist(shared_datasets):
     x, y = load_mnist("test", root=shared_datasets, download=False)
     assert x.shape == (10000, 28, 28) and x.dtype == np.uint8
     assert np.bincount(y).tolist()[:3] == [980, 1135, 1032]  # published class counts
+
+
+def test_idx_folder_takes_plain_or_gzipped_files_and_names_a_missing_one(tmp_path):
+    images = np.arange(3 * 4 * 5, dtype=np.uint8).reshape(3, 4, 5)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", images, compress=False)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.array([2, 0, 1]))
+    x, y = load_idx_dir(tmp_path, "test")
+    assert np.array_equal(x, images) and y.tolist() == [2, 0, 1]
+    with pytest.raises(FileNotFoundError, match=r"train-images-idx3-ubyte\.gz is missing"):
+        load_idx_dir(tmp_path, "train")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte.gz",
+    ]  # nothing was written
+    with pytest.raises(ValueError, match="split must be 'train' or 'test'"):
+        load_idx_dir(tmp_path, "val")

@@ -267,9 +267,10 @@ def _with_settings(task: Any) -> Callable:
 
 
 def _keyword(key: str, option: Any) -> inspect.Parameter:
-    """A keyword parameter named after a dotted key (``optim.lr`` -> ``optim__lr``)."""
+    """A keyword parameter named after a dotted key (``optim.lr`` -> ``optim__lr``; a hyphen in
+    an alias such as ``data-dir`` -> ``data_0_dir``)."""
     return inspect.Parameter(
-        key.replace(".", "__"),
+        key.replace(".", "__").replace("-", "_0_"),
         inspect.Parameter.KEYWORD_ONLY,
         default=None,
         annotation=Annotated[str | None, option],
@@ -277,7 +278,7 @@ def _keyword(key: str, option: Any) -> inspect.Parameter:
 
 
 def _restore_keys(flags: dict[str, Any]) -> dict[str, Any]:
-    return {k.replace("__", "."): v for k, v in flags.items()}
+    return {k.replace("_0_", "-").replace("__", "."): v for k, v in flags.items()}
 
 
 def _read_space(path: Path) -> dict[str, Any]:

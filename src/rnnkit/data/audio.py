@@ -95,6 +95,36 @@ def mfcc(
     ]
 
 
+def frames(
+    y: np.ndarray,
+    sr: int,
+    kind: str = "mfcc",
+    n_mels: int = 40,
+    n_mfcc: int = 20,
+    n_fft: int = 256,
+    hop: int = 80,
+) -> np.ndarray:
+    """A recording as a sequence of feature frames: ``logmel`` (frames, n_mels) or ``mfcc``
+    (frames, n_mfcc), float32."""
+    if kind == "logmel":
+        return log_mel(y, sr, n_fft, hop, n_mels)
+    if kind == "mfcc":
+        return mfcc(y, sr, n_mfcc, n_fft, hop, n_mels)
+    raise ValueError(f"kind must be 'logmel' or 'mfcc', got {kind!r}")
+
+
+def resample(y: np.ndarray, sr: int, target: int) -> np.ndarray:
+    """``y`` sampled at ``sr`` resampled to ``target`` Hz (polyphase filter; a copy if equal)."""
+    if sr == target:
+        return np.array(y, dtype=np.float32)
+    from math import gcd
+
+    import scipy.signal
+
+    g = gcd(int(sr), int(target))
+    return scipy.signal.resample_poly(y, target // g, sr // g).astype(np.float32)
+
+
 # ------------------------------------------------------------------------ Free Spoken Digit Dataset
 # The archive packs the repository's recordings/*.wav (commit 26eb9aa) as described in
 # ../shared/datasets/MANIFEST.md. It is not published as one file, so it is never downloaded:
@@ -124,10 +154,14 @@ class Recording:
         return "test" if self.index <= 4 else "train"
 
 
-def load_fsdd(root: str | os.PathLike | None = None) -> list[Recording]:
-    """Every recording in ``<root>/fsdd/fsdd_recordings.tar.gz`` (any tar of
-    ``<digit>_<speaker>_<index>.wav`` files works), sorted by speaker, digit and take."""
-    archive = ensure_file(data_dir(root) / "fsdd", FSDD_ARCHIVE, download=False)
+def load_fsdd(
+    root: str | os.PathLike | None = None, folder: str | os.PathLike | None = None
+) -> list[Recording]:
+    """Every recording in ``<root>/fsdd/fsdd_recordings.tar.gz`` (``folder`` instead of
+    ``<root>/fsdd`` when given; any tar of ``<digit>_<speaker>_<index>.wav`` files works), sorted by
+    speaker, digit and take."""
+    where = Path(folder).expanduser() if folder is not None else data_dir(root) / "fsdd"
+    archive = ensure_file(where, FSDD_ARCHIVE, download=False)
     recordings = []
     try:
         with tarfile.open(archive, "r:gz") as tar:

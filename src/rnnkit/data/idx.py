@@ -121,3 +121,23 @@ def load_mnist(
         for remote in MNIST_FILES[split]
     )
     return load_idx_pair(images, labels)
+
+
+def load_idx_dir(
+    directory: str | os.PathLike, split: str = "train", download: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Images (N, H, W) and labels (N,) of ``split`` from a folder with MNIST's file names.
+
+    Fits any MNIST-format set (MNIST, Fashion-MNIST, KMNIST…): ``train-images-idx3-ubyte``,
+    ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``, each
+    plain or gzipped. With ``download``, missing files are fetched as MNIST's (checksummed);
+    without it a missing file raises FileNotFoundError naming it and where it comes from.
+    """
+    if split not in MNIST_FILES:
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    directory = Path(directory).expanduser()
+    paths = []
+    for remote in MNIST_FILES[split]:
+        plain = directory / remote.name.removesuffix(".gz")
+        paths.append(plain if plain.is_file() else ensure_file(directory, remote, download))
+    return load_idx_pair(*paths)
