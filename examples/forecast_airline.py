@@ -32,6 +32,7 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=default)
     parser.add_argument("--out", type=Path, default=None, help="run directory [default: temp]")
     parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
     config = resolve(
@@ -48,6 +49,7 @@ def main() -> None:
             "optim.lr": 1e-2,
             "train.batch_size": 16,
             "train.epochs": args.epochs,
+            "train.seed": args.seed,
             "train.early_stopping": 0,
             "train.threads": 1,  # tiny batches: more threads only add overhead
             "train.progress": False,

@@ -207,3 +207,68 @@ def test_evaluate_report_has_baselines_and_backtest(tmp_path):
     assert report["backtest"]["folds"][:2] == [0, 6]
     assert 0.0 <= report["interval"]["coverage"] <= 1.0
     assert {p.split("/")[-1] for p in report["plots"]} == {"error_by_step.png", "forecast_y.png"}
+
+
+def test_backtest_folds_by_hand():
+    # 10 stride-1 windows, H = 3: origins every 3 windows -> folds 0, 3, 6, 9.
+    rng = np.random.default_rng(0)
+    true = rng.normal(size=(10, 3, 2))
+    naive = true + 1.0  # error 1 everywhere
+    model = true.copy()
+    model[[0, 6]] += 0.5  # beats naive on folds 0 and 6
+    model[3] += 2.0  # loses on fold 3; fold 9 is exact
+    model[[1, 2]] += 100.0  # windows between folds are not part of the backtest
+    result = metrics.backtest({"model": model, "naive": naive}, true, horizon=3)
+    assert result["folds"] == [0, 3, 6, 9]
+    np.testing.assert_allclose(result["model"]["mae"], [0.5, 2.0, 0.5, 0.0])
+    np.testing.assert_allclose(result["model"]["mse"], [0.25, 4.0, 0.25, 0.0])
+    assert result["model"]["mae_mean"] == pytest.approx(0.75)
+    assert result["model"]["wins_vs_naive"] == 3 and result["naive"]["wins_vs_naive"] == 0
+
+
+def test_interval_coverage_of_exact_gaussian_quantiles():
+    # Oracle: the true 10% and 90% quantiles of N(0, 1) cover 80% of its draws.
+    true = np.random.default_rng(0).normal(size=(4000, 5, 1))
+    z = 1.2815515655446004  # Phi^-1(0.9)
+    q = np.broadcast_to(np.array([-z, 0.0, z]), (*true.shape, 3))
+    out = metrics.interval_metrics(q, true, (0.1, 0.5, 0.9))
+    assert out["nominal"] == pytest.approx(0.8) and out["width"] == pytest.approx(2 * z)
+    assert out["coverage"] == pytest.approx(0.8, abs=0.01)
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny batches: one torch thread is fastest, and fair to a shared CPU; restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_trained_quantile_model_is_calibrated(one_thread):
+    # A quantile forecaster trained on a noisy sine must learn intervals whose coverage on unseen
+    # windows is near the nominal 80% (an untrained one is far off: its quantiles are ~equal).
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    n, L, H = 3000, 24, 4
+    t = np.arange(n)
+    y = np.sin(2 * np.pi * t / 24) + 0.3 * rng.normal(size=n)
+    windows = torch.as_tensor(ts.sliding_windows(y[:, None], L + H), dtype=torch.float32)
+    train, test = windows[:2000], windows[2200:]
+    model = Forecaster(1, 1, H, hidden_size=16, norm="none", quantiles=(0.1, 0.5, 0.9))
+    untrained = metrics.interval_metrics(
+        model(test[:, :L]).detach().double().numpy(), test[:, L:].double().numpy(), model.quantiles
+    )
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(6):  # epochs
+        for batch in train[torch.randperm(len(train))].split(64):
+            optimiser.zero_grad()
+            model.loss(batch[:, :L], batch[:, L:]).backward()
+            optimiser.step()
+    with torch.no_grad():
+        pred = model.eval()(test[:, :L]).double().numpy()
+    out = metrics.interval_metrics(pred, test[:, L:].double().numpy(), model.quantiles)
+    assert untrained["coverage"] < 0.3
+    assert 0.7 <= out["coverage"] <= 0.9, out
+    # The noise is N(0, 0.3^2): the exact 10-90% interval is 2 * 1.28 * 0.3 = 0.77 wide.
+    assert 0.6 <= out["width"] <= 1.0, out
