@@ -172,16 +172,17 @@ class _GatedCell(RecurrentCell):
         return s
 
     def _input_term(self, x: Tensor, fold_hidden_bias: bool) -> Tensor:
-        """W_ih x + b_ih (+ b_hh when the cell adds it unconditionally), LN applied to W_ih x."""
+        """W_ih x + b_ih (+ b_hh when the cell adds it unconditionally), LN applied to W_ih x.
+
+        The biases are summed before they meet the (L, N, G) term: one pass over it, not two.
+        """
+        bias = None
+        if self.bias:
+            bias = self.bias_ih + self.bias_hh if fold_hidden_bias else self.bias_ih
         if self.layer_norm:
             out = self.ln_ih(F.linear(x, self.weight_ih))
-            if self.bias:
-                out = out + self.bias_ih
-        else:
-            out = F.linear(x, self.weight_ih, self.bias_ih)
-        if fold_hidden_bias and self.bias:
-            out = out + self.bias_hh
-        return out
+            return out if bias is None else out + bias
+        return F.linear(x, self.weight_ih, bias)
 
     def _hidden_term(self, h: Tensor, include_bias: bool) -> Tensor:
         """W_hh h (+ b_hh), LN applied to W_hh h."""

@@ -155,29 +155,43 @@ def _dtanh(d: Tensor, y: Tensor, out: Tensor | None = None) -> Tensor:
     return torch.ops.aten.tanh_backward.grad_input(d, y, grad_input=out)
 
 
-def _normalise(a: Tensor, eps: float, a_hat: Tensor, rstd: Tensor) -> Tensor:
-    """Layer norm without gain: writes ``a_hat`` (N, K) and ``rstd`` (N, 1), returns ``a_hat``.
+def _layer_norm(a: Tensor, gain: Tensor, bias: Tensor | None, eps: float):
+    """``LN_{g,b}(a)`` over the last dim (N, K): returns (output, mean, rstd), the last two (N, 1).
 
-    By hand (two-pass variance) rather than with torch's layer-norm kernel, which opens an
-    OpenMP parallel region on every call: costly for small per-step tensors on busy cores.
+    torch's fused kernel: 2-4x faster here than the same normalisation written as separate ops
+    (measured for N in {32, 64}, K in {128 .. 1024}, 1 and 2 threads).
     """
-    K = a.shape[-1]
-    torch.sub(a, a.mean(-1, keepdim=True), out=a_hat)
-    var = torch.linalg.vecdot(a_hat, a_hat).unsqueeze_(-1)  # K * variance
-    torch.add(var, K * eps, out=rstd).rsqrt_().mul_(K**0.5)
-    return a_hat.mul_(rstd)
+    return torch.native_layer_norm(a, a.shape[-1:], gain, bias, eps)
 
 
-def _ln_grad(d_hat: Tensor, a_hat: Tensor, rstd: Tensor, out: Tensor | None = None) -> Tensor:
-    """Backward of ``a_hat = (a - mean(a)) * rstd``, given ``d_hat`` = d a_hat (times the gain).
+def _layer_norm_grad(dy: Tensor, a: Tensor, mean: Tensor, rstd: Tensor, gain, bias) -> Tensor:
+    """d a from d LN_{g,b}(a) (torch's fused kernel):
 
-    d a = rstd * (d_hat - mean(d_hat) - a_hat * mean(d_hat * a_hat)), means over the last dim.
+    d a = rstd * (d_hat - mean(d_hat) - a_hat * mean(d_hat * a_hat)), d_hat = g * dy.
     """
-    K = d_hat.shape[-1]
-    s1 = d_hat.sum(-1, keepdim=True)
-    s2 = torch.linalg.vecdot(d_hat, a_hat).unsqueeze_(-1)
-    d = torch.sub(d_hat, s1, alpha=1.0 / K).addcmul_(a_hat, s2, value=-1.0 / K)
-    return torch.mul(d, rstd, out=out)
+    mask = [True, False, False]
+    return torch.ops.aten.native_layer_norm_backward(
+        dy, a, a.shape[-1:], mean, rstd, gain, bias, mask
+    )[0]
+
+
+def _stack_stats(stats: list) -> tuple[Tensor, Tensor]:
+    """Per-step (mean, rstd) pairs -> (L, N, 1) means and (L, N, 1) rstds."""
+    means, rstds = zip(*stats)
+    return torch.stack(means), torch.stack(rstds)
+
+
+def _gain_grads(dy: Tensor, a: Tensor, mean: Tensor, rstd: Tensor, gain, bias):
+    """d g = sum dy * a_hat and d b = sum dy (None without a bias) over all steps and the batch.
+
+    One call of torch's fused kernel on the (L*N, K) buffers: ~10x faster here than forming
+    a_hat = (a - mean) * rstd and reducing.
+    """
+    mask = [False, True, bias is not None]
+    _, d_gain, d_bias = torch.ops.aten.native_layer_norm_backward(
+        _flat(dy), _flat(a), a.shape[-1:], _flat(mean), _flat(rstd), gain, bias, mask
+    )
+    return d_gain, d_bias
 
 
 # ------------------------------------------------------------------------------------------ LSTM
@@ -223,23 +237,23 @@ class _LSTMScan(torch.autograd.Function):
         c_new, tanh_c = new(L, N, H), new(L, N, H)  # c' and tanh(c') (tanh(LN(c')) with LN)
         h_new = new(L, N, R)
         m = new(L, N, H) if proj else h_new  # o * tanh(.), before the projection
-        # LN: W_hh h_in and c' normalised (before gain and bias), and their rstd
-        a_hat, a_rstd = (new(L, N, G), new(L, N, 1)) if ln else (None, None)
-        c_hat, c_rstd = (new(L, N, H), new(L, N, 1)) if ln else (None, None)
+        a_raw = new(L, N, G) if ln else None  # LN: W_hh h_in before its layer norm
+        a_stats, c_stats = [], []  # LN: (mean, rstd) of W_hh h_in and of c', per step
         h_in = new(L, N, R) if mask is not None else None
         h_st, c_st = (new(L, N, R), new(L, N, H)) if alive is not None else (h_new, c_new)
         acts_, c_new_, tanh_c_, h_new_, m_, h_in_, h_st_, c_st_, alive_ = _per_step(
             L, acts, c_new, tanh_c, h_new, m, h_in, h_st, c_st, alive
         )
-        a_hat_, a_rstd_, c_hat_, c_rstd_ = _per_step(L, a_hat, a_rstd, c_hat, c_rstd)
+        (a_raw_,) = _per_step(L, a_raw)
         w_t = w_hh.t()
         cpu, one, two = x.device.type == "cpu", x.new_ones(()), x.new_full((), 2.0)
         h, c = h0, c0
         for t, x_t in enumerate(x.unbind(0)):
             hin = h if mask is None else torch.mul(h, mask, out=h_in_[t])
             if ln:
-                a = _normalise(torch.mm(hin, w_t), eps_hh, a_hat_[t], a_rstd_[t])
-                gates = torch.addcmul(x_t, a, g_hh)
+                a, *stats = _layer_norm(torch.mm(hin, w_t, out=a_raw_[t]), g_hh, None, eps_hh)
+                gates = a.add_(x_t)
+                a_stats.append(stats)
             else:
                 gates = torch.addmm(x_t, hin, w_t)
             if cpu:  # g = tanh(z) = 2 sigmoid(2z) - 1: one sigmoid for all four gates
@@ -252,25 +266,27 @@ class _LSTMScan(torch.autograd.Function):
                 torch.tanh(gates[:, 2 * H : 3 * H], out=g)
             c_t = torch.mul(f, c, out=c_new_[t]).addcmul_(i, g)
             if ln:
-                c_n = _normalise(c_t, eps_c, c_hat_[t], c_rstd_[t])
-                c_t = torch.addcmul(b_c, c_n, g_c, out=tanh_c_[t])  # LN(c'), tanh'ed in place
+                c_t, *stats = _layer_norm(c_t, g_c, b_c, eps_c)
+                c_stats.append(stats)
             tc = _tanh(c_t, out=tanh_c_[t], one=one)
             torch.mul(o, tc, out=m_[t])
             if proj:
                 torch.mm(m_[t], w_hr.t(), out=h_new_[t])
             h = _carry(alive_[t], h_new_[t], h, out=h_st_[t])
             c = _carry(alive_[t], c_new_[t], c, out=c_st_[t])
-        inputs = (h0, c0, mask, alive, w_hh, g_hh, g_c, w_hr)
-        buffers = (acts, tanh_c, m, h_in, h_st, c_st, a_hat, a_rstd, c_hat, c_rstd)
-        ctx.save_for_backward(*inputs, *buffers)
+        inputs = (h0, c0, mask, alive, w_hh, g_hh, g_c, b_c, w_hr)
+        buffers = (acts, tanh_c, m, h_in, h_st, c_st, a_raw, c_new if ln else None)
+        stats = (*_stack_stats(a_stats), *_stack_stats(c_stats)) if ln else (None,) * 4
+        ctx.save_for_backward(*inputs, *buffers, *stats)
         out = h_new if alive is None else h_new * alive
         return out, h.clone(), c.clone()
 
     @staticmethod
     @once_differentiable
     def backward(ctx, d_out, d_hT, d_cT):
-        h0, c0, mask, alive, w_hh, g_hh, g_c, w_hr = ctx.saved_tensors[:8]
-        acts, tanh_c, m, h_in, h_st, c_st, a_hat, a_rstd, c_hat, c_rstd = ctx.saved_tensors[8:]
+        h0, c0, mask, alive, w_hh, g_hh, g_c, b_c, w_hr = ctx.saved_tensors[:9]
+        acts, tanh_c, m, h_in, h_st, c_st, a_raw, c_raw = ctx.saved_tensors[9:17]
+        a_mean, a_rstd, c_mean, c_rstd = ctx.saved_tensors[17:]
         L, N, G = acts.shape
         H = G // 4
         ln, proj = g_hh is not None, w_hr is not None
@@ -290,23 +306,12 @@ class _LSTMScan(torch.autograd.Function):
         d_pre = new(L, N, G)  # d gates before activation, = d x_proj
         d_h_new = new(L, N, h_st.shape[2])  # dh' of every step (zero where dead)
         d_m = new(L, N, H) if proj else d_h_new
-        d_a = new(L, N, G) if ln else d_pre  # d (W_hh h_in)
-        d_pre_, d_h_new_, d_m_, d_a_, ifg_, o_, f_, k_, c_hat_, c_rstd_, a_hat_, a_rstd_ = (
-            _per_step(
-                L,
-                d_pre,
-                d_h_new,
-                d_m,
-                d_a,
-                dc_to_ifg,
-                dm_to_o,
-                f,
-                k * g_c if ln else k,
-                c_hat,
-                c_rstd,
-                a_hat,
-                a_rstd,
-            )
+        d_a_ = []  # LN: d (W_hh h_in) of every step, last step first
+        d_pre_, d_h_new_, d_m_, ifg_, o_, f_, k_ = _per_step(
+            L, d_pre, d_h_new, d_m, dc_to_ifg, dm_to_o, f, k
+        )
+        a_raw_, a_mean_, a_rstd_, c_raw_, c_mean_, c_rstd_ = _per_step(
+            L, a_raw, a_mean, a_rstd, c_raw, c_mean, c_rstd
         )
         alive_, alive_f_ = _alive_steps(alive, L, acts.dtype)
         d_out_ = _output_grads(d_out, alive)
@@ -316,27 +321,29 @@ class _LSTMScan(torch.autograd.Function):
             dm = torch.mm(dh, w_hr, out=d_m_[t]) if proj else dh
             dc = _grad_new(d_c, alive_f_[t])
             if ln:
-                dc = dc + _ln_grad(dm * k_[t], c_hat_[t], c_rstd_[t])
+                d_ln_c = dm * k_[t]
+                dc = dc + _layer_norm_grad(d_ln_c, c_raw_[t], c_mean_[t], c_rstd_[t], g_c, b_c)
             else:
                 dc = torch.addcmul(dc, dm, k_[t])
             dp = d_pre_[t]
             torch.mul(dc.unsqueeze(1), ifg_[t], out=dp[:, : 3 * H].view(N, 3, H))
             torch.mul(dm, o_[t], out=dp[:, 3 * H :])
             if ln:
-                _ln_grad(dp * g_hh, a_hat_[t], a_rstd_[t], out=d_a_[t])
-            dh_prev = torch.mm(d_a_[t], w_hh)
+                d_a_.append(_layer_norm_grad(dp, a_raw_[t], a_mean_[t], a_rstd_[t], g_hh, None))
+            dh_prev = torch.mm(d_a_[-1] if ln else dp, w_hh)
             if mask is not None:
                 dh_prev.mul_(mask)
             d_h = _grad_old(dh_prev, d_h, alive_[t])
             d_c = _grad_old(dc * f_[t], d_c, alive_[t])
 
         needs = ctx.needs_input_grad
+        d_a = torch.stack(d_a_[::-1]) if ln else d_pre  # d (W_hh h_in)
         d_w_hh = _recurrent_weight_grad(d_a, h0, h_st, h_in) if needs[5] else None
         d_g_hh = d_g_c = d_b_c = d_w_hr = None
         if ln:
-            d_g_hh = _sum_rows(d_pre * a_hat)
+            d_g_hh, _ = _gain_grads(d_pre, a_raw, a_mean, a_rstd, g_hh, None)
             d_ln_c = d_m * k  # d LN_c(c') of every step
-            d_g_c, d_b_c = _sum_rows(d_ln_c * c_hat), _sum_rows(d_ln_c)
+            d_g_c, d_b_c = _gain_grads(d_ln_c, c_raw, c_mean, c_rstd, g_c, b_c)
         if proj and needs[9]:
             d_w_hr = _flat(d_h_new).t().mm(_flat(m))
         return d_pre, d_h, d_c, None, None, d_w_hh, d_g_hh, d_g_c, d_b_c, d_w_hr, None, None
@@ -395,24 +402,23 @@ class _GRUScan(torch.autograd.Function):
         H = G // 3
         ln = g_hh is not None
         new = x.new_empty
-        p_all = new(L, N, G)  # W_hh h_in + b (after LN)
-        # LN: W_hh h_in normalised (before gain and bias), and its rstd
-        a_hat, a_rstd = (new(L, N, G), new(L, N, 1)) if ln else (None, None)
+        p_all = None if ln else new(L, N, G)  # W_hh h_in + b (after LN; stacked below)
+        a_raw = new(L, N, G) if ln else None  # LN: W_hh h_in before its layer norm
+        p_list, a_stats = [], []  # LN: p and (mean, rstd) of W_hh h_in, per step
         rz_all, n_all, h_new = new(L, N, 2 * H), new(L, N, H), new(L, N, H)
         h_in = new(L, N, H) if mask is not None else None
         h_st = new(L, N, H) if alive is not None else h_new
-        p_, a_hat_, a_rstd_, rz_, n_, h_new_, h_in_, h_st_, alive_ = _per_step(
-            L, p_all, a_hat, a_rstd, rz_all, n_all, h_new, h_in, h_st, alive
+        p_, a_raw_, rz_, n_, h_new_, h_in_, h_st_, alive_ = _per_step(
+            L, p_all, a_raw, rz_all, n_all, h_new, h_in, h_st, alive
         )
         w_t, one = w_hh.t(), x.new_ones(())
         h = h0
         for t, x_t in enumerate(x.unbind(0)):
             hin = h if mask is None else torch.mul(h, mask, out=h_in_[t])
             if ln:
-                a = _normalise(torch.mm(hin, w_t), eps, a_hat_[t], a_rstd_[t])
-                p = torch.mul(a, g_hh, out=p_[t])
-                if b_hh is not None:
-                    p.add_(b_hh)
+                p, *stats = _layer_norm(torch.mm(hin, w_t, out=a_raw_[t]), g_hh, b_hh, eps)
+                p_list.append(p)
+                a_stats.append(stats)
             elif b_hh is not None:
                 p = torch.addmm(b_hh, hin, w_t, out=p_[t])
             else:
@@ -422,8 +428,24 @@ class _GRUScan(torch.autograd.Function):
             _tanh(n, out=n, one=one)
             torch.lerp(n, h, rz[:, H:], out=h_new_[t])  # n + z * (h - n)
             h = _carry(alive_[t], h_new_[t], h, out=h_st_[t])
+        if ln:
+            p_all = torch.stack(p_list)
+        a_mean, a_rstd = _stack_stats(a_stats) if ln else (None, None)
         ctx.save_for_backward(
-            h0, mask, alive, w_hh, b_hh, g_hh, p_all, a_hat, a_rstd, rz_all, n_all, h_in, h_st
+            h0,
+            mask,
+            alive,
+            w_hh,
+            b_hh,
+            g_hh,
+            p_all,
+            a_raw,
+            a_mean,
+            a_rstd,
+            rz_all,
+            n_all,
+            h_in,
+            h_st,
         )
         out = h_new if alive is None else h_new * alive
         return out, h.clone()
@@ -431,9 +453,8 @@ class _GRUScan(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, d_out, d_hT):
-        h0, mask, alive, w_hh, b_hh, g_hh, p_all, a_hat, a_rstd, rz_all, n_all, h_in, h_st = (
-            ctx.saved_tensors
-        )
+        h0, mask, alive, w_hh, b_hh, g_hh, p_all, a_raw, a_mean, a_rstd = ctx.saved_tensors[:10]
+        rz_all, n_all, h_in, h_st = ctx.saved_tensors[10:]
         L, N, H = n_all.shape
         G = 3 * H
         ln = g_hh is not None
@@ -453,9 +474,9 @@ class _GRUScan(torch.autograd.Function):
 
         d_p = new(L, N, G)  # d p (the recurrent term, after LN and bias)
         d_h_new = new(L, N, H)  # dh' of every step (zero where dead)
-        d_a = new(L, N, G) if ln else d_p  # d (W_hh h_in)
-        d_p_, d_h_new_, d_a_, to_p_, z_, a_hat_, a_rstd_ = _per_step(
-            L, d_p, d_h_new, d_a, dh_to_p, z, a_hat, a_rstd
+        d_a_ = []  # LN: d (W_hh h_in) of every step, last step first
+        d_p_, d_h_new_, to_p_, z_, a_raw_, a_mean_, a_rstd_ = _per_step(
+            L, d_p, d_h_new, dh_to_p, z, a_raw, a_mean, a_rstd
         )
         alive_, alive_f_ = _alive_steps(alive, L, n_all.dtype)
         d_out_ = _output_grads(d_out, alive)
@@ -464,16 +485,22 @@ class _GRUScan(torch.autograd.Function):
             dh = torch.add(d_out_[t], _grad_new(d_h, alive_f_[t]), out=d_h_new_[t])
             torch.mul(dh.unsqueeze(1), to_p_[t], out=d_p_[t].view(N, 3, H))
             if ln:
-                _ln_grad(d_p_[t] * g_hh, a_hat_[t], a_rstd_[t], out=d_a_[t])
-            dh_prev = torch.mm(d_a_[t], w_hh)
+                d_a_.append(
+                    _layer_norm_grad(d_p_[t], a_raw_[t], a_mean_[t], a_rstd_[t], g_hh, b_hh)
+                )
+            dh_prev = torch.mm(d_a_[-1] if ln else d_p_[t], w_hh)
             if mask is not None:
                 dh_prev.mul_(mask)
             d_h = _grad_old(dh_prev.addcmul_(dh, z_[t]), d_h, alive_[t])
 
         d_x = torch.cat((d_p[..., : 2 * H], d_h_new * dh_to_n), 2)
+        d_a = torch.stack(d_a_[::-1]) if ln else d_p  # d (W_hh h_in)
         d_w_hh = _recurrent_weight_grad(d_a, h0, h_st, h_in) if ctx.needs_input_grad[4] else None
-        d_b_hh = _sum_rows(d_p) if b_hh is not None else None
-        d_g_hh = _sum_rows(d_p * a_hat) if ln else None
+        d_g_hh = d_b_hh = None
+        if ln:
+            d_g_hh, d_b_hh = _gain_grads(d_p, a_raw, a_mean, a_rstd, g_hh, b_hh)
+        elif b_hh is not None:
+            d_b_hh = _sum_rows(d_p)
         return d_x, d_h, None, None, d_w_hh, d_b_hh, d_g_hh, None
 
 
@@ -512,33 +539,33 @@ class _RNNScan(torch.autograd.Function):
         ln = g_hh is not None
         new = x.new_empty
         h_new = new(L, N, H)
-        # LN: W_hh h_in normalised (before the gain), and its rstd
-        a_hat, a_rstd = (new(L, N, H), new(L, N, 1)) if ln else (None, None)
+        a_raw = new(L, N, H) if ln else None  # LN: W_hh h_in before its layer norm
+        a_stats = []  # LN: (mean, rstd) of W_hh h_in, per step
         h_in = new(L, N, H) if mask is not None else None
         h_st = new(L, N, H) if alive is not None else h_new
-        h_new_, a_hat_, a_rstd_, h_in_, h_st_, alive_ = _per_step(
-            L, h_new, a_hat, a_rstd, h_in, h_st, alive
-        )
+        h_new_, a_raw_, h_in_, h_st_, alive_ = _per_step(L, h_new, a_raw, h_in, h_st, alive)
         w_t, one = w_hh.t(), x.new_ones(())
         h = h0
         for t, x_t in enumerate(x.unbind(0)):
             hin = h if mask is None else torch.mul(h, mask, out=h_in_[t])
             if ln:
-                a = _normalise(torch.mm(hin, w_t), eps, a_hat_[t], a_rstd_[t])
-                pre = torch.addcmul(x_t, a, g_hh, out=h_new_[t])
+                a, *stats = _layer_norm(torch.mm(hin, w_t, out=a_raw_[t]), g_hh, None, eps)
+                pre = torch.add(x_t, a, out=h_new_[t])
+                a_stats.append(stats)
             else:
                 pre = torch.addmm(x_t, hin, w_t, out=h_new_[t])
             pre.relu_() if relu else _tanh(pre, out=pre, one=one)
             h = _carry(alive_[t], h_new_[t], h, out=h_st_[t])
         ctx.relu = relu
-        ctx.save_for_backward(h0, mask, alive, w_hh, g_hh, a_hat, a_rstd, h_new, h_in, h_st)
+        a_mean, a_rstd = _stack_stats(a_stats) if ln else (None, None)
+        ctx.save_for_backward(h0, mask, alive, w_hh, g_hh, a_raw, a_mean, a_rstd, h_new, h_in, h_st)
         out = h_new if alive is None else h_new * alive
         return out, h.clone()
 
     @staticmethod
     @once_differentiable
     def backward(ctx, d_out, d_hT):
-        h0, mask, alive, w_hh, g_hh, a_hat, a_rstd, h_new, h_in, h_st = ctx.saved_tensors
+        h0, mask, alive, w_hh, g_hh, a_raw, a_mean, a_rstd, h_new, h_in, h_st = ctx.saved_tensors
         L, N, H = h_new.shape
         ln = g_hh is not None
         new = h_new.new_empty
@@ -548,8 +575,8 @@ class _RNNScan(torch.autograd.Function):
             d_act = torch.addcmul(h_new.new_ones(()), h_new, h_new, value=-1)  # 1 - h'^2
 
         d_pre = new(L, N, H)  # = d x_proj
-        d_a = new(L, N, H) if ln else d_pre  # d (W_hh h_in)
-        d_pre_, d_a_, d_act_, a_hat_, a_rstd_ = _per_step(L, d_pre, d_a, d_act, a_hat, a_rstd)
+        d_a_ = []  # LN: d (W_hh h_in) of every step, last step first
+        d_pre_, d_act_, a_raw_, a_mean_, a_rstd_ = _per_step(L, d_pre, d_act, a_raw, a_mean, a_rstd)
         alive_, alive_f_ = _alive_steps(alive, L, h_new.dtype)
         d_out_ = _output_grads(d_out, alive)
         d_h = d_hT  # gradient w.r.t. the state after step t
@@ -557,14 +584,17 @@ class _RNNScan(torch.autograd.Function):
             dh = d_out_[t] + _grad_new(d_h, alive_f_[t])
             torch.mul(dh, d_act_[t], out=d_pre_[t])
             if ln:
-                _ln_grad(d_pre_[t] * g_hh, a_hat_[t], a_rstd_[t], out=d_a_[t])
-            dh_prev = torch.mm(d_a_[t], w_hh)
+                d_a_.append(
+                    _layer_norm_grad(d_pre_[t], a_raw_[t], a_mean_[t], a_rstd_[t], g_hh, None)
+                )
+            dh_prev = torch.mm(d_a_[-1] if ln else d_pre_[t], w_hh)
             if mask is not None:
                 dh_prev.mul_(mask)
             d_h = _grad_old(dh_prev, d_h, alive_[t])
 
+        d_a = torch.stack(d_a_[::-1]) if ln else d_pre  # d (W_hh h_in)
         d_w_hh = _recurrent_weight_grad(d_a, h0, h_st, h_in) if ctx.needs_input_grad[4] else None
-        d_g_hh = _sum_rows(d_pre * a_hat) if ln else None
+        d_g_hh = _gain_grads(d_pre, a_raw, a_mean, a_rstd, g_hh, None)[0] if ln else None
         return d_pre, d_h, None, None, d_w_hh, d_g_hh, None, None
 
 
