@@ -52,15 +52,33 @@ from rnnkit.tasks.anomaly.task import fit_detector
 METHODS = ("autoencoder", "forecast", "ocsvm", "iforest")
 REPO = Path(__file__).resolve().parents[1]
 
-# The detection rules --tune-on chooses from (everything else stays at the config's values).
-GRID = {
-    "threshold": ["dynamic"],
-    "margin": [1.0, 1.25, 1.5, 2.0],
-    "skip_flagged": [False, True],
-    "history": [3000, 8000],
-    "smoothing": [1, 5],
-    "min_gap": [200, 500],
-}
+# The detection rules --tune-on chooses from, one grid per threshold kind (everything else stays
+# at the config's values): 64 dynamic-threshold rules and 36 anomaly-likelihood rules.
+GRIDS = [
+    {
+        "threshold": ["dynamic"],
+        "margin": [1.0, 1.25, 1.5, 2.0],
+        "skip_flagged": [False, True],
+        "history": [3000, 8000],
+        "smoothing": [1, 5],
+        "min_gap": [200, 500],
+    },
+    {
+        "threshold": ["likelihood"],
+        "history": [3000, 8000],
+        "short": [5, 10, 20],
+        "epsilon": [1e-4, 1e-5, 1e-6],
+        "smoothing": [1],
+        "min_gap": [200, 500],
+    },
+]
+
+
+def grid_rules(base_rule):
+    """Every rule of :data:`GRIDS`, as ``base_rule`` with the grid's values."""
+    for grid in GRIDS:
+        for values in itertools.product(*grid.values()):
+            yield replace(base_rule, **dict(zip(grid, values)))
 
 
 def default_data_dir() -> str:
@@ -130,8 +148,7 @@ def tune_rule(entries: dict, files, folder: str, base_rule) -> tuple:
     """The grid rule with the best pooled event F1 on ``folder`` (ties: higher NAB score)."""
     tuning = [f for f in files if f.folder == folder]
     best = None
-    for values in itertools.product(*GRID.values()):
-        rule = replace(base_rule, **dict(zip(GRID, values)))
+    for rule in grid_rules(base_rule):
         per_file = scores_by_file(tuning, {f.key: events_of(entries[f.key], rule) for f in tuning})
         s = summarise(per_file.values())
         key = (s.f1, s.nab["standard"])
@@ -296,7 +313,7 @@ def main(argv: list[str] | None = None) -> None:
         "config": to_dict(base),
         "data_dir": args.data_dir,
         "tuned_on": args.tune_on,
-        "grid": GRID if args.tune_on else None,
+        "grid": GRIDS if args.tune_on else None,
         "wall_time_s": total,
         "cpu_time_s": cpu,
         "load_average": load,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from statistics import NormalDist
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from rnnkit.tasks.anomaly.thresholds import (
     DynamicThreshold,
+    LikelihoodThreshold,
     QuantileThreshold,
     SigmaThreshold,
     hundman_epsilon,
@@ -72,9 +75,41 @@ def test_skip_flagged_keeps_one_anomaly_from_hiding_the_next():
     assert np.array_equal(levels[320:], skipping.run(hidden)[0][320:])
 
 
+def test_likelihood_threshold_follows_its_definition_record_by_record():
+    t = LikelihoodThreshold(history=300, short=7, epsilon=1e-3).fit(TRAIN)
+    scores = TEST.copy()
+    scores[[5, 400]] = np.nan  # NaNs are left out of both windows and never flagged
+    levels, flags = t.run(scores)
+    seen = np.concatenate([TRAIN[-300:], scores])
+    z = NormalDist().inv_cdf(1 - 1e-3)
+    for i in (0, 6, 399, 400, 401, 900, 901, 1401):
+        past = seen[: 300 + i + 1]
+        long, short = past[-300:], past[-7:]  # windows of records; only finite scores count
+        long, short = long[np.isfinite(long)], short[np.isfinite(short)]
+        assert levels[i] == pytest.approx(long.mean() + z * long.std(), rel=1e-9)
+        expected = np.isfinite(scores[i]) and short.mean() > long.mean() + z * long.std()
+        assert flags[i] == expected
+
+
+def test_likelihood_threshold_flags_the_spikes_and_is_causal():
+    t = LikelihoodThreshold(history=500, short=3, epsilon=1e-5).fit(TRAIN)
+    levels, flags = t.run(TEST)
+    assert flags[900:902].all() and flags[:900].sum() <= 2
+    changed = TEST.copy()
+    changed[1000:] = rng.gamma(2.0, 5.0, len(TEST) - 1000)  # rewrite the future
+    levels2, flags2 = t.run(changed)
+    assert np.array_equal(levels[:1000], levels2[:1000])
+    assert np.array_equal(flags[:1000], flags2[:1000])
+
+
 @pytest.mark.parametrize(
     "threshold",
-    [QuantileThreshold(q=0.95, margin=1.2), SigmaThreshold(k=5), DynamicThreshold(step=30, p=0.2)],
+    [
+        QuantileThreshold(q=0.95, margin=1.2),
+        SigmaThreshold(k=5),
+        DynamicThreshold(step=30, p=0.2),
+        LikelihoodThreshold(history=200, short=5, epsilon=1e-4),
+    ],
 )
 def test_thresholds_round_trip_through_their_dict(threshold):
     threshold.fit(TRAIN)
@@ -100,3 +135,5 @@ def test_bad_threshold_settings_are_named():
         QuantileThreshold(q=1.5)
     with pytest.raises(ValueError, match="needs at least 2 finite training scores, got 0"):
         QuantileThreshold().fit(np.array([np.nan]))
+    with pytest.raises(ValueError, match=r"epsilon must be in \(0, 0.5\), got 0.7"):
+        make_threshold("likelihood", epsilon=0.7)

@@ -123,7 +123,9 @@ class EngineModule(L.LightningModule):
         loss = step.loss if extra is None else step.loss + extra
         optimizer.zero_grad(set_to_none=True)
         self.manual_backward(loss)
-        norm = clip_gradients(self._params, o.clip_norm, o.clip_value)
+        log_norm = self.config.train.log_grad_norm
+        if o.clip_norm or o.clip_value or log_norm:
+            norm = clip_gradients(self._params, o.clip_norm, o.clip_value)
         optimizer.step()
         if step.state is not None:
             self._carry = detach_state(step.state)  # gradients stop at the chunk boundary
@@ -131,7 +133,7 @@ class EngineModule(L.LightningModule):
         self._loss_sum.append(step.loss.detach() * weight)  # stays on the device: no sync here
         self._weights.append(weight)
         self._lrs.append(lr)
-        if self.config.train.log_grad_norm:
+        if log_norm:
             self._norms.append(norm)
 
     def on_train_epoch_end(self) -> None:

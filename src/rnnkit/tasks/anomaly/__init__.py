@@ -33,6 +33,7 @@ from .task import (
 )
 from .thresholds import (
     DynamicThreshold,
+    LikelihoodThreshold,
     QuantileThreshold,
     SigmaThreshold,
     hundman_epsilon,
@@ -50,6 +51,7 @@ __all__ = [
     "DetectorModel",
     "DetectRule",
     "DynamicThreshold",
+    "LikelihoodThreshold",
     "FileScore",
     "LabelledSeries",
     "QuantileThreshold",

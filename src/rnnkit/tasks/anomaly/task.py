@@ -112,14 +112,17 @@ class DetectRule(Section):
     """How scores become detections: smoothing, threshold, events."""
 
     smoothing: int = option(1, "EWMA span of the scores (1: none)", low=1)
-    threshold: Literal["quantile", "sigma", "dynamic"] = option(
+    threshold: Literal["quantile", "sigma", "dynamic", "likelihood"] = option(
         "dynamic",
-        "quantile of calibration scores, mean + k·std, or Hundman et al.'s dynamic threshold",
+        "quantile of calibration scores, mean + k·std, Hundman et al.'s dynamic threshold, or "
+        "Ahmad et al.'s anomaly likelihood",
     )
     q: float = option(0.99, "quantile (threshold=quantile)", low=0, low_open=True, high=1)
     k: float = option(4.0, "standard deviations above the mean (threshold=sigma)", low=0)
-    margin: float = option(1.5, "the threshold is multiplied by this", low=0, low_open=True)
-    history: int = option(3000, "scores the dynamic threshold looks back on", low=10)
+    margin: float = option(
+        1.5, "the threshold is multiplied by this (quantile, sigma, dynamic)", low=0, low_open=True
+    )
+    history: int = option(3000, "scores the dynamic and likelihood thresholds look back on", low=10)
     step: int = option(100, "records between updates of the dynamic threshold", low=1)
     p: float = option(
         0.13,
@@ -128,6 +131,11 @@ class DetectRule(Section):
         high=1,
     )
     skip_flagged: bool = option(False, "dynamic threshold: leave flagged scores out of its history")
+    short: int = option(10, "likelihood threshold: records in the short-term mean", low=1)
+    epsilon: float = option(
+        1e-5, "likelihood threshold: flag when the tail probability is below this", low=0,
+        low_open=True, high=0.5,
+    )  # fmt: skip
     min_gap: int = option(200, "flags closer than this many records form one event", low=1)
 
     def make_threshold(self):
@@ -135,6 +143,10 @@ class DetectRule(Section):
             return make_threshold("quantile", q=self.q, margin=self.margin)
         if self.threshold == "sigma":
             return make_threshold("sigma", k=self.k, margin=self.margin)
+        if self.threshold == "likelihood":
+            return make_threshold(
+                "likelihood", history=self.history, short=self.short, epsilon=self.epsilon
+            )
         return make_threshold(
             "dynamic", history=self.history, step=self.step, p=self.p, margin=self.margin,
             skip_flagged=self.skip_flagged,

@@ -6,6 +6,9 @@
   "Detecting Spacecraft Anomalies Using LSTMs and Nonparametric Dynamic Thresholding" (KDD),
   run as a stream: the threshold in force for a block of records is chosen from the scores of
   the records before it only.
+* :class:`LikelihoodThreshold` — the anomaly likelihood of Ahmad et al. (2017), "Unsupervised
+  real-time anomaly detection for streaming data" (Neurocomputing; NAB's HTM detector): a
+  short-term mean of the scores against the distribution of the recent ones.
 
 Every threshold may be multiplied by ``margin`` (≥ 1 raises it). A threshold's ``levels(scores)``
 gives the value in force at each record, causally: the flags of records up to t never depend on
@@ -16,6 +19,7 @@ has a full window) are never flagged.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from statistics import NormalDist
 
 import numpy as np
 
@@ -214,12 +218,86 @@ class DynamicThreshold:
         }
 
 
-Threshold = QuantileThreshold | SigmaThreshold | DynamicThreshold
-_KINDS = {"quantile": QuantileThreshold, "sigma": SigmaThreshold, "dynamic": DynamicThreshold}
+@dataclass
+class LikelihoodThreshold:
+    """Ahmad et al.'s anomaly likelihood, streaming.
+
+    At record t, with μ_t and σ_t the mean and std of the scores of the last ``history`` records
+    up to t (the training scores first, then the stream's own) and m_t the mean over the last
+    ``short`` records, the likelihood is ``1 − Q((m_t − μ_t) / σ_t)`` (Q: the standard normal
+    tail). A record is
+    flagged when ``Q < epsilon``, i.e. when ``m_t > μ_t + z σ_t`` with ``z = Q⁻¹(epsilon)``;
+    that level is what :meth:`levels` reports. The paper uses a long window of 8640 records,
+    a short one of 10 and ε = 1e-5. Only finite scores count; a NaN score is never flagged.
+    """
+
+    history: int = 3000
+    short: int = 10
+    epsilon: float = 1e-5
+    train_scores: list[float] = field(default_factory=list)
+    kind: str = field(default="likelihood", init=False)
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.epsilon < 0.5:
+            raise ValueError(f"epsilon must be in (0, 0.5), got {self.epsilon}")
+        if self.short < 1 or self.history < 2:
+            raise ValueError(f"need short >= 1 and history >= 2, got {self.short}, {self.history}")
+
+    def fit(self, train_scores: np.ndarray) -> LikelihoodThreshold:
+        self.train_scores = _finite(train_scores, "likelihood threshold")[-self.history :].tolist()
+        return self
+
+    def run(self, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Stream ``scores`` (T,) through the threshold: (levels (T,), flags (T,) bool)."""
+        scores = np.asarray(scores, dtype=np.float64)
+        seen = np.concatenate((np.asarray(self.train_scores), scores))
+        ok = np.isfinite(seen)
+        x = np.where(ok, seen, 0.0)
+        # running sums over the finite scores; a window's count, sum, sum of squares by difference
+        count, total, squares = (
+            np.concatenate(([0.0], np.cumsum(v))) for v in (ok.astype(np.float64), x, x * x)
+        )
+        end = np.arange(len(self.train_scores), len(seen)) + 1  # the window of record t ends at t
+        first_long, first_short = np.maximum(end - self.history, 0), np.maximum(end - self.short, 0)
+        n = count[end] - count[first_long]
+        mean = (total[end] - total[first_long]) / np.maximum(n, 1)
+        var = (squares[end] - squares[first_long]) / np.maximum(n, 1) - mean**2
+        std = np.sqrt(np.maximum(var, 0.0))
+        n_short = count[end] - count[first_short]
+        recent = (total[end] - total[first_short]) / np.maximum(n_short, 1)
+        levels = mean + NormalDist().inv_cdf(1.0 - self.epsilon) * std
+        flags = np.isfinite(scores) & (n >= 2) & (recent > levels)
+        return levels, flags
+
+    def levels(self, scores: np.ndarray) -> np.ndarray:
+        return self.run(scores)[0]
+
+    def flags(self, scores: np.ndarray) -> np.ndarray:
+        return self.run(scores)[1]
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "history": self.history,
+            "short": self.short,
+            "epsilon": self.epsilon,
+            "train_scores": list(self.train_scores),
+        }
+
+
+Threshold = QuantileThreshold | SigmaThreshold | DynamicThreshold | LikelihoodThreshold
+_KINDS = {
+    "quantile": QuantileThreshold,
+    "sigma": SigmaThreshold,
+    "dynamic": DynamicThreshold,
+    "likelihood": LikelihoodThreshold,
+}
 
 
 def make_threshold(kind: str, **options) -> Threshold:
-    """A threshold by name: ``quantile`` (q), ``sigma`` (k) or ``dynamic`` (history, step, p)."""
+    """A threshold by name: ``quantile`` (q), ``sigma`` (k), ``dynamic`` (history, step, p) or
+    ``likelihood`` (history, short, epsilon)."""
+
     if kind not in _KINDS:
         raise ValueError(f"threshold kind must be one of {sorted(_KINDS)}, got {kind!r}")
     return _KINDS[kind](**options)
