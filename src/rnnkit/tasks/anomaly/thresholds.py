@@ -269,11 +269,8 @@ class LikelihoodThreshold:
         flags = np.isfinite(scores) & (n >= 2) & (recent > levels)
         return levels, flags
 
-    def levels(self, scores: np.ndarray) -> np.ndarray:
-        return self.run(scores)[0]
-
-    def flags(self, scores: np.ndarray) -> np.ndarray:
-        return self.run(scores)[1]
+    levels = DynamicThreshold.levels
+    flags = DynamicThreshold.flags
 
     def to_dict(self) -> dict:
         return {
