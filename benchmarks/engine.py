@@ -2,10 +2,12 @@
 
 Model: 2-layer LSTM (rnnkit.nn, hidden 128) + linear head; MNIST-shaped inputs (28 steps of 28
 features, random values: the question is the loop's overhead, not the accuracy), batch 100,
-Adam. Both loops run in this process, alternating, on the same thread count; an epoch is timed
+Adam. The loops run in this process, alternating in an order that rotates every round, on the
+same thread count; an epoch is timed
 from its start to the next epoch's start, so the engine's end-of-epoch work (logs, checkpoints)
-counts. The first epoch of every run is warm-up and is dropped. Reports medians and writes JSON
-to benchmarks/results/engine.json.
+counts. The first epoch of every run is warm-up and is dropped. Reports the median s/epoch of
+every loop and, because the machine's speed drifts between rounds, also the median over rounds
+of each round's ratio to the bare loop (paired); writes JSON to benchmarks/results/engine.json.
 
     python benchmarks/engine.py                  # 6,000 samples per epoch, 3 rounds
     python benchmarks/engine.py --samples 60000  # a full MNIST-sized epoch (slow)
@@ -139,13 +141,24 @@ def main() -> None:
     x = torch.rand(args.samples, 28, 28, generator=g)
     y = torch.randint(0, 10, (args.samples,), generator=g)
 
-    times: dict[str, list[float]] = {"bare loop": [], "engine": [], "engine + progress bar": []}
-    for r in range(args.rounds):
-        times["bare loop"] += bare_epochs(x, y, args.epochs, 100)[1:]
-        times["engine"] += engine_epochs(x, y, args.epochs, args.threads, progress=False)[1:]
-        times["engine + progress bar"] += engine_epochs(
+    loops = {
+        "bare loop": lambda: bare_epochs(x, y, args.epochs, 100),
+        "engine": lambda: engine_epochs(x, y, args.epochs, args.threads, progress=False),
+        "engine + progress bar": lambda: engine_epochs(
             x, y, args.epochs, args.threads, progress=True
-        )[1:]
+        ),
+    }
+    times: dict[str, list[float]] = {name: [] for name in loops}
+    round_ratios: dict[str, list[float]] = {name: [] for name in loops}  # paired, per round
+    names = list(loops)
+    for r in range(args.rounds):
+        # rotate the order every round: whichever runs first after another one is not favoured
+        this_round = {}
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            this_round[name] = statistics.median(loops[name]()[1:])
+            times[name] += [this_round[name]]
+        for name in names:
+            round_ratios[name].append(this_round[name] / this_round["bare loop"])
         print(
             f"round {r + 1}/{args.rounds}: "
             + ", ".join(f"{k} {statistics.median(v):.3f}s" for k, v in times.items())
@@ -157,16 +170,18 @@ def main() -> None:
             "loop": k,
             "median_s_per_epoch": statistics.median(v),
             "ratio": statistics.median(v) / base,
-            "epochs": len(v),
+            "paired_ratio": statistics.median(round_ratios[k]),
+            "rounds": len(v),
         }
         for k, v in times.items()
     ]
     print(f"\n{args.samples} samples/epoch, batch 100, 2-layer LSTM 128, {args.threads} threads\n")
-    print("| loop | s / epoch (median) | vs bare loop | epochs timed |")
-    print("|---|---|---|---|")
+    print("| loop | s / epoch (median) | vs bare loop | vs bare loop, paired by round | rounds |")
+    print("|---|---|---|---|---|")
     for row in rows:
         cells = [row["loop"], f"{row['median_s_per_epoch']:.3f}", f"{row['ratio']:.3f}x"]
-        print("| " + " | ".join([*cells, str(row["epochs"])]) + " |")
+        cells += [f"{row['paired_ratio']:.3f}x", str(row["rounds"])]
+        print("| " + " | ".join(cells) + " |")
     RESULTS.parent.mkdir(exist_ok=True)
     meta = {
         "samples": args.samples,
@@ -174,7 +189,8 @@ def main() -> None:
         "torch": torch.__version__,
         "machine": platform.machine(),
     }
-    RESULTS.write_text(json.dumps({"meta": meta, "rows": rows, "raw": times}, indent=2) + "\n")
+    results = {"meta": meta, "rows": rows, "raw": times, "round_ratios": round_ratios}
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nwrote {RESULTS}")
 
 
