@@ -34,12 +34,12 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from lightning.pytorch.callbacks import Callback
 from torch import nn
 
 from rnnkit.config import resolve
 from rnnkit.tasks import get_task
 from rnnkit.train import fit
+from timing import EpochClock  # benchmarks/timing.py (scripts run from this folder)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results" / "classify.json"
@@ -75,22 +75,6 @@ def headline(preset: str, runs: Path, train: bool) -> dict:
 
 
 # ------------------------------------------------------------------------------ epoch timing
-class EpochClock(Callback):
-    """Start-to-start epoch times (the last epoch ends at the end of training)."""
-
-    def __init__(self) -> None:
-        self.marks: list[float] = []
-
-    def on_train_epoch_start(self, trainer, pl_module) -> None:
-        self.marks.append(time.perf_counter())
-
-    def on_train_end(self, trainer, pl_module) -> None:
-        self.marks.append(time.perf_counter())
-
-    def epochs(self) -> list[float]:
-        return [b - a for a, b in zip(self.marks, self.marks[1:])]
-
-
 class BareLSTM(nn.Module):
     """The seed preset's model in plain torch: (N, 28, 28) -> (N, 10)."""
 

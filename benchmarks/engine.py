@@ -26,13 +26,13 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from lightning.pytorch.callbacks import Callback
 from torch import nn
 
 import rnnkit.nn as rnn
 from rnnkit.config import resolve
 from rnnkit.data import TensorBatches
 from rnnkit.train import OptimConfig, Step, Task, TaskData, TrainConfig, fit
+from timing import EpochClock  # benchmarks/timing.py (scripts run from this folder)
 
 RESULTS = Path(__file__).parent / "results" / "engine.json"
 
@@ -76,22 +76,6 @@ class BenchTask(Task[BenchConfig]):
 
     def step(self, model: nn.Module, batch: dict, state=None) -> Step:
         return Step(F.cross_entropy(model(batch["x"]), batch["y"]))
-
-
-class EpochClock(Callback):
-    """Start-to-start epoch times (the last epoch ends at the end of training)."""
-
-    def __init__(self) -> None:
-        self.marks: list[float] = []
-
-    def on_train_epoch_start(self, trainer, pl_module) -> None:
-        self.marks.append(time.perf_counter())
-
-    def on_train_end(self, trainer, pl_module) -> None:
-        self.marks.append(time.perf_counter())
-
-    def epochs(self) -> list[float]:
-        return [b - a for a, b in zip(self.marks, self.marks[1:])]
 
 
 def bare_epochs(x: torch.Tensor, y: torch.Tensor, epochs: int, batch_size: int) -> list[float]:

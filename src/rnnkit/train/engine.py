@@ -29,7 +29,7 @@ from .checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
 from .evaluation import evaluate
 from .module import Checkpoints, EngineModule, SafeCheckpointIO
 from .plots import plot_losses
-from .rundir import RunDir, default_run_dir
+from .rundir import RunDir, default_run_dir, write_json
 from .task import Task
 
 
@@ -171,7 +171,7 @@ def _finish(
             "run_dir": str(run.path),
         }
     )
-    run.write_json(run.metrics, metrics)
+    write_json(run.metrics, metrics)
     if log:
         plot_losses(log, run.loss_plot, title=f"{task.name}: loss per epoch")
     return FitResult(run.path, metrics)

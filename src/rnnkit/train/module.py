@@ -29,7 +29,7 @@ from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .evaluation import batch_size_of, evaluate
 from .loading import TrainBatches, derive_seed
 from .optim import build_optimizer, clip_gradients, penalized_weights, penalty
-from .rundir import RunDir
+from .rundir import RunDir, write_json
 from .schedules import LRSchedule
 from .task import Task, TaskData
 from .tbptt import detach_state
@@ -76,7 +76,7 @@ class EngineModule(L.LightningModule):
         self.run = RunDir(Path(trainer.strategy.broadcast(str(self.run.path), src=0)))
         if trainer.is_global_zero:
             self.run.create()
-            self.run.write_json(self.run.config, to_dict(self.config))
+            write_json(self.run.config, to_dict(self.config))
         t = self.config.train
         self.train_batches = TrainBatches(
             self.data.train, t.batch_size, t.seed, trainer.global_rank, trainer.world_size, t.tbptt

@@ -29,6 +29,13 @@ def default_run_dir(task: str, root: str | Path = "runs") -> Path:
     return Path(root) / f"{task}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically (temp file + rename): a crash leaves the old file or the new one."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=_jsonable) + "\n")
+    tmp.replace(path)
+
+
 @dataclass(frozen=True)
 class RunDir:
     """Paths of a run directory (nothing is created until :meth:`create`)."""
@@ -62,12 +69,6 @@ class RunDir:
     def create(self) -> RunDir:
         self.checkpoints.mkdir(parents=True, exist_ok=True)
         return self
-
-    def write_json(self, path: Path, data: Any) -> None:
-        """Write JSON atomically (temp file + rename)."""
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(data, indent=2, default=_jsonable) + "\n")
-        tmp.replace(path)
 
     # ------------------------------------------------------------------------- epoch/step logs
     def read_log(self) -> list[dict[str, float]]:

@@ -28,7 +28,7 @@ from lightning.pytorch.callbacks import EarlyStopping
 from rnnkit.config import ConfigError, build, flatten, settings, to_dict, unknown_key_message
 
 from .engine import fit
-from .rundir import RunDir
+from .rundir import RunDir, write_json
 from .task import Task
 
 
@@ -160,5 +160,5 @@ def tune(
         for t in study.trials
     ]
     result = TuneResult(dict(best.params), float(best.value), runs[best.number], records)
-    RunDir(out).write_json(out / "tune.json", dataclasses.asdict(result))
+    write_json(out / "tune.json", dataclasses.asdict(result))
     return result

@@ -114,12 +114,6 @@ def estimator_scores(estimator, features: np.ndarray) -> np.ndarray:
     return raw - getattr(estimator, "floor_", 0.0)
 
 
-def write_atomic_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
-
-
 def write_atomic_tensors(path: Path, tensors: dict[str, Tensor]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))

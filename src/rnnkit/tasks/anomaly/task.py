@@ -32,6 +32,7 @@ from rnnkit.config import ConfigError, Section, from_dict, option
 from rnnkit.data import TensorBatches
 from rnnkit.data.timeseries import StandardScaler
 from rnnkit.train import OptimConfig, Step, Task, TaskData, TrainConfig
+from rnnkit.train.rundir import write_json
 
 from . import detectors as det
 from .data import Series, check_trainable, read_series, read_windows
@@ -275,7 +276,7 @@ class AnomalyTask(Task[AnomalyConfig]):
             raw = det.estimator_scores(estimator, outputs["z"][order].double().numpy())
         scores = smooth(raw, config.detect.smoothing)
         threshold = config.detect.make_threshold().fit(scores)
-        det.write_atomic_json(
+        write_json(
             run_dir / det.DETECTOR_FILE,
             {
                 "threshold": threshold.to_dict(),
@@ -418,7 +419,7 @@ def evaluate_command(
     result.update(
         {"series": series.source, "probation": probation, "events": found.events.tolist()}
     )
-    det.write_atomic_json(run / "evaluation.json", result)
+    write_json(run / "evaluation.json", result)
     if plot is not None:
         from .plots import plot_detection
 
