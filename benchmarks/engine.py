@@ -3,20 +3,22 @@
 Model: 2-layer LSTM (rnnkit.nn, hidden 128) + linear head; MNIST-shaped inputs (28 steps of 28
 features, random values: the question is the loop's overhead, not the accuracy), batch 100,
 Adam. The loops run in this process, alternating in an order that rotates every round, on the
-same thread count; an epoch is timed
-from its start to the next epoch's start, so the engine's end-of-epoch work (logs, checkpoints)
-counts. The first epoch of every run is warm-up and is dropped. Reports the median s/epoch of
-every loop and, because the machine's speed drifts between rounds, also the median over rounds
-of each round's ratio to the bare loop (paired); writes JSON to benchmarks/results/engine.json.
+same thread count and the same malloc settings (``rnnkit.allocator``, as ``fit`` sets them); an
+epoch is timed from its start to the next epoch's start, so the engine's end-of-epoch work (logs,
+checkpoints) counts. The first epoch of every run is warm-up and is dropped. Reports the median
+s/epoch of every loop and, because the machine's speed drifts between rounds, also the median over
+rounds of each round's ratio to the bare loop (paired); writes benchmarks/results/engine.json.
 
-    python benchmarks/engine.py                  # 6,000 samples per epoch, 3 rounds
-    python benchmarks/engine.py --samples 60000  # a full MNIST-sized epoch (slow)
+    python benchmarks/engine.py                  # MNIST-sized epochs (60,000 samples), 3 rounds
+    python benchmarks/engine.py --samples 6000   # a tenth of an epoch: quicker, per-epoch costs x10
+    python benchmarks/engine.py --glibc-malloc   # all loops with glibc's default malloc
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import tempfile
@@ -29,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import rnnkit.nn as rnn
+from rnnkit.allocator import keep_freed_memory
 from rnnkit.config import resolve
 from rnnkit.data import TensorBatches
 from rnnkit.train import OptimConfig, Step, Task, TaskData, TrainConfig, fit
@@ -113,14 +116,22 @@ def engine_epochs(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=int, default=6000, help="samples per epoch")
+    parser.add_argument("--samples", type=int, default=60000, help="samples per epoch")
     parser.add_argument(
-        "--epochs", type=int, default=3, help="epochs per run (the first is dropped)"
+        "--epochs", type=int, default=2, help="epochs per run (the first is dropped)"
     )
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--glibc-malloc",
+        action="store_true",
+        help="keep glibc's default malloc thresholds (the engine otherwise raises them)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.glibc_malloc:
+        os.environ["RNNKIT_KEEP_FREED_MEMORY"] = "0"
+    kept = keep_freed_memory()  # what fit() does, here for every loop alike
     g = torch.Generator().manual_seed(0)
     x = torch.rand(args.samples, 28, 28, generator=g)
     y = torch.randint(0, 10, (args.samples,), generator=g)
@@ -159,7 +170,11 @@ def main() -> None:
         }
         for k, v in times.items()
     ]
-    print(f"\n{args.samples} samples/epoch, batch 100, 2-layer LSTM 128, {args.threads} threads\n")
+    malloc = "freed memory kept" if kept else "glibc malloc defaults"
+    print(
+        f"\n{args.samples} samples/epoch, batch 100, 2-layer LSTM 128, {args.threads} threads, "
+        f"{malloc}\n"
+    )
     print("| loop | s / epoch (median) | vs bare loop | vs bare loop, paired by round | rounds |")
     print("|---|---|---|---|---|")
     for row in rows:
@@ -170,6 +185,7 @@ def main() -> None:
     meta = {
         "samples": args.samples,
         "threads": args.threads,
+        "keep_freed_memory": kept,
         "torch": torch.__version__,
         "machine": platform.machine(),
     }

@@ -53,7 +53,7 @@ METHODS = ("autoencoder", "forecast", "ocsvm", "iforest")
 REPO = Path(__file__).resolve().parents[1]
 
 # The detection rules --tune-on chooses from, one grid per threshold kind (everything else stays
-# at the config's values): 64 dynamic-threshold rules and 36 anomaly-likelihood rules.
+# at the config's values): 64 dynamic-threshold rules and 108 anomaly-likelihood rules.
 GRIDS = [
     {
         "threshold": ["dynamic"],
@@ -68,8 +68,8 @@ GRIDS = [
         "history": [3000, 8000],
         "short": [5, 10, 20],
         "epsilon": [1e-4, 1e-5, 1e-6],
-        "smoothing": [1],
-        "min_gap": [200, 500],
+        "smoothing": [1, 10],
+        "min_gap": [200, 500, 1000],
     },
 ]
 

@@ -14,12 +14,14 @@ speed drifts, see ../shared/PERF-NOTES.md). Prints a table and writes JSON.
 
     python benchmarks/recurrent.py                 # full run (a few minutes on 2 cores)
     python benchmarks/recurrent.py --quick         # fewer repeats, for a smoke test
+    python benchmarks/recurrent.py --glibc-malloc  # with glibc's default malloc thresholds
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import time
@@ -31,6 +33,7 @@ import torch
 
 import rnnkit.nn as rnn
 import rnnkit.reference as ref
+from rnnkit.allocator import keep_freed_memory
 
 SHAPES = [  # (batch, seq, input, hidden, layers)
     (64, 28, 28, 128, 1),
@@ -115,13 +118,22 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=9, help="timed blocks per implementation")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/recurrent.json"))
+    parser.add_argument(
+        "--glibc-malloc",
+        action="store_true",
+        help="keep glibc's default malloc thresholds (rnnkit.train.fit raises them)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.glibc_malloc:
+        os.environ["RNNKIT_KEEP_FREED_MEMORY"] = "0"
+    kept = keep_freed_memory()  # as fit() does; every implementation runs under the same setting
     repeats, inner = (3, 1) if args.quick else (args.repeats, 3)
 
     rows = []
     print(
-        f"torch {torch.__version__}, {args.threads} threads, float32; times are medians, "
+        f"torch {torch.__version__}, {args.threads} threads, float32, "
+        f"{'freed memory kept' if kept else 'glibc malloc defaults'}; times are medians, "
         "ratios are to torch.nn in the same run\n"
     )
     header = f"{'family':6} {'B,T,I,H,layers':18} {'mode':5} {'torch.nn':>9}"
@@ -154,6 +166,7 @@ def main() -> None:
             {
                 "torch": torch.__version__,
                 "threads": args.threads,
+                "keep_freed_memory": kept,
                 "machine": platform.machine(),
                 "processor": platform.processor(),
                 "rows": rows,

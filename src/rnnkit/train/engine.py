@@ -25,6 +25,8 @@ import lightning.pytorch as L
 import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping, TQDMProgressBar
 
+from rnnkit.allocator import keep_freed_memory
+
 from .checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
 from .evaluation import evaluate
 from .module import Checkpoints, EngineModule, SafeCheckpointIO
@@ -73,6 +75,7 @@ def fit(
     started = time.perf_counter()
     t = config.train
     _quiet_lightning()
+    keep_freed_memory()  # reuse freed tensor memory instead of page-faulting it back each step
     if t.threads:
         torch.set_num_threads(t.threads)
     ckpt_path = None
