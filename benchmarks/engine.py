@@ -7,7 +7,9 @@ same thread count and the same malloc settings (``rnnkit.allocator``, as ``fit``
 epoch is timed from its start to the next epoch's start, so the engine's end-of-epoch work (logs,
 checkpoints) counts. The first epoch of every run is warm-up and is dropped. Reports the median
 s/epoch of every loop and, because the machine's speed drifts between rounds, also the median over
-rounds of each round's ratio to the bare loop (paired); writes benchmarks/results/engine.json.
+rounds of each round's ratio to the bare loop (paired). Because that drift is as large as the
+engine's cost, it also measures the cost directly: the same two loops with a negligible model,
+where an epoch is almost only the loop. Writes benchmarks/results/engine.json.
 
     python benchmarks/engine.py                  # MNIST-sized epochs (60,000 samples), 3 rounds
     python benchmarks/engine.py --samples 6000   # a tenth of an epoch: quicker, per-epoch costs x10
@@ -53,6 +55,21 @@ class MnistLSTM(nn.Module):
         return self.head(h_n[-1])
 
 
+class LastRowLinear(nn.Module):
+    """(N, 28, 28) -> (N, 10): a linear map of the last row, so that a step costs almost nothing
+    and what remains of an epoch is the loop's own cost."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.head = nn.Linear(28, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(x[:, -1])
+
+
+MODELS = {"lstm": MnistLSTM, "negligible": LastRowLinear}
+
+
 @dataclass(frozen=True)
 class BenchConfig:
     """The benchmark's settings (the engine's sections only)."""
@@ -67,24 +84,26 @@ class BenchTask(Task[BenchConfig]):
     name = "bench"
     config_class = BenchConfig
 
-    def __init__(self, x: torch.Tensor, y: torch.Tensor) -> None:
-        self.x, self.y = x, y
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, model: str = "lstm") -> None:
+        self.x, self.y, self.model = x, y, model
 
     def load_data(self, config: BenchConfig) -> TaskData:
         return TaskData(TensorBatches({"x": self.x, "y": self.y}), None, None)
 
     def build_model(self, config: BenchConfig, state: dict) -> nn.Module:
         torch.manual_seed(0)
-        return MnistLSTM()
+        return MODELS[self.model]()
 
     def step(self, model: nn.Module, batch: dict, state=None) -> Step:
         return Step(F.cross_entropy(model(batch["x"]), batch["y"]))
 
 
-def bare_epochs(x: torch.Tensor, y: torch.Tensor, epochs: int, batch_size: int) -> list[float]:
+def bare_epochs(
+    x: torch.Tensor, y: torch.Tensor, epochs: int, batch_size: int, model: str = "lstm"
+) -> list[float]:
     """What one writes by hand: shuffle, slice, forward, backward, step."""
     torch.manual_seed(0)
-    model = MnistLSTM()
+    model = MODELS[model]()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     marks = []
     for _ in range(epochs):
@@ -100,9 +119,9 @@ def bare_epochs(x: torch.Tensor, y: torch.Tensor, epochs: int, batch_size: int) 
 
 
 def engine_epochs(
-    x: torch.Tensor, y: torch.Tensor, epochs: int, threads: int, progress: bool
+    x: torch.Tensor, y: torch.Tensor, epochs: int, threads: int, progress: bool, model: str = "lstm"
 ) -> list[float]:
-    task = BenchTask(x, y)
+    task = BenchTask(x, y, model)
     flags = {
         "train.epochs": str(epochs),
         "train.threads": str(threads),
@@ -112,6 +131,24 @@ def engine_epochs(
     with tempfile.TemporaryDirectory() as out:
         fit(task, resolve(BenchConfig, flags=flags), Path(out) / "run", callbacks=[clock])
     return clock.epochs()
+
+
+def loop_overhead(x: torch.Tensor, y: torch.Tensor, threads: int, rounds: int = 3) -> dict:
+    """The engine's own cost, free of the machine's drift in compute speed: the same loops with a
+    negligible model, so that an epoch is almost only the loop (medians over rounds)."""
+    extra, bare = [], []
+    for _ in range(rounds):
+        b = statistics.median(bare_epochs(x, y, 3, 100, "negligible")[1:])
+        e = statistics.median(engine_epochs(x, y, 3, threads, False, "negligible")[1:])
+        extra.append(e - b)
+        bare.append(b)
+    steps = -(-len(x) // 100)
+    return {
+        "extra_s_per_epoch": statistics.median(extra),
+        "extra_ms_per_step": statistics.median(extra) / steps * 1e3,
+        "bare_s_per_epoch": statistics.median(bare),
+        "steps": steps,
+    }
 
 
 def main() -> None:
@@ -189,7 +226,22 @@ def main() -> None:
         "torch": torch.__version__,
         "machine": platform.machine(),
     }
-    results = {"meta": meta, "rows": rows, "raw": times, "round_ratios": round_ratios}
+    over = loop_overhead(x, y, args.threads)
+    base_lstm = statistics.median(times["bare loop"])
+    over["ratio_on_lstm_epoch"] = 1.0 + over["extra_s_per_epoch"] / base_lstm
+    print(
+        f"\nthe engine's own cost, measured with a negligible model: "
+        f"{over['extra_s_per_epoch'] * 1e3:.0f} ms per epoch of {over['steps']} steps "
+        f"({over['extra_ms_per_step']:.2f} ms per step, checkpoints included); added to the bare "
+        f"LSTM epoch ({base_lstm:.2f} s) that is {over['ratio_on_lstm_epoch']:.3f}x"
+    )
+    results = {
+        "meta": meta,
+        "rows": rows,
+        "raw": times,
+        "round_ratios": round_ratios,
+        "overhead": over,
+    }
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nwrote {RESULTS}")
 
