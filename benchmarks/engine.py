@@ -2,18 +2,19 @@
 
 Model: 2-layer LSTM (rnnkit.nn, hidden 128) + linear head; MNIST-shaped inputs (28 steps of 28
 features, random values: the question is the loop's overhead, not the accuracy), batch 100,
-Adam. The loops run in this process, alternating in an order that rotates every round, on the
-same thread count and the same malloc settings (``rnnkit.allocator``, as ``fit`` sets them); an
-epoch is timed from its start to the next epoch's start, so the engine's end-of-epoch work (logs,
-checkpoints) counts. The first epoch of every run is warm-up and is dropped. Reports the median
-s/epoch of every loop and, because the machine's speed drifts between rounds, also the median over
-rounds of each round's ratio to the bare loop (paired). Because that drift is as large as the
-engine's cost, it also measures the cost directly: the same two loops with a negligible model,
-where an epoch is almost only the loop. Writes benchmarks/results/engine.json.
+Adam, in this process, on the same thread count and malloc settings (``rnnkit.allocator``, as
+``fit`` sets them). The machine's speed drifts by 10% and more over tens of seconds, as much as
+the engine's cost, so the two loops are paired epoch by epoch: a callback runs one bare-loop
+epoch (its own model and optimiser, kept from epoch to epoch) just before each engine epoch, and
+the ratio reported is the median over epochs of engine epoch / the bare epoch beside it. An
+engine epoch runs from its start to the next epoch's start, so its end-of-epoch work (logs,
+checkpoints) counts; the first epoch of every run is warm-up and is dropped. It also measures
+the engine's own cost directly: the same pairs with a negligible model, where an epoch is almost
+only the loop. Writes benchmarks/results/engine.json.
 
-    python benchmarks/engine.py                  # MNIST-sized epochs (60,000 samples), 3 rounds
+    python benchmarks/engine.py                  # MNIST-sized epochs (60,000 samples), ~7 min
     python benchmarks/engine.py --samples 6000   # a tenth of an epoch: quicker, per-epoch costs x10
-    python benchmarks/engine.py --glibc-malloc   # all loops with glibc's default malloc
+    python benchmarks/engine.py --glibc-malloc   # both loops with glibc's default malloc
 """
 
 from __future__ import annotations
@@ -98,50 +99,63 @@ class BenchTask(Task[BenchConfig]):
         return Step(F.cross_entropy(model(batch["x"]), batch["y"]))
 
 
-def bare_epochs(
-    x: torch.Tensor, y: torch.Tensor, epochs: int, batch_size: int, model: str = "lstm"
-) -> list[float]:
-    """What one writes by hand: shuffle, slice, forward, backward, step."""
-    torch.manual_seed(0)
-    model = MODELS[model]()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    marks = []
-    for _ in range(epochs):
-        marks.append(time.perf_counter())
-        order = torch.randperm(len(x))
-        for index in order.split(batch_size):
-            loss = F.cross_entropy(model(x[index]), y[index])
-            opt.zero_grad(set_to_none=True)
+class BareLoop:
+    """What one writes by hand: shuffle, slice, forward, backward, step (one epoch per call)."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, model: str = "lstm") -> None:
+        torch.manual_seed(0)
+        self.x, self.y = x, y
+        self.model = MODELS[model]()
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+
+    def epoch(self, batch_size: int = 100) -> float:
+        start = time.perf_counter()
+        for index in torch.randperm(len(self.x)).split(batch_size):
+            loss = F.cross_entropy(self.model(self.x[index]), self.y[index])
+            self.opt.zero_grad(set_to_none=True)
             loss.backward()
-            opt.step()
-    marks.append(time.perf_counter())
-    return [b - a for a, b in zip(marks, marks[1:])]
+            self.opt.step()
+        return time.perf_counter() - start
 
 
-def engine_epochs(
+class BareBeside(EpochClock):
+    """Runs one bare-loop epoch just before each engine epoch and times the two apart, so that
+    each pair shares the machine's state of the moment (its speed drifts by 10% and more over
+    tens of seconds here)."""
+
+    def __init__(self, bare: BareLoop) -> None:
+        super().__init__()
+        self.bare, self.bare_times = bare, []
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self.bare_times.append(self.bare.epoch())
+        super().on_train_epoch_start(trainer, pl_module)
+
+
+def paired_epochs(
     x: torch.Tensor, y: torch.Tensor, epochs: int, threads: int, progress: bool, model: str = "lstm"
-) -> list[float]:
+) -> list[tuple[float, float]]:
+    """(engine s, bare s) for every epoch after the first of one ``fit`` run."""
     task = BenchTask(x, y, model)
     flags = {
         "train.epochs": str(epochs),
         "train.threads": str(threads),
         "train.progress": str(progress),
     }
-    clock = EpochClock()
+    clock = BareBeside(BareLoop(x, y, model))
     with tempfile.TemporaryDirectory() as out:
         fit(task, resolve(BenchConfig, flags=flags), Path(out) / "run", callbacks=[clock])
-    return clock.epochs()
+    # an engine epoch runs from the end of its bare epoch to the start of the next bare epoch
+    engine = [e - b for e, b in zip(clock.epochs(), clock.bare_times[1:] + [0.0])]
+    return list(zip(engine, clock.bare_times))[1:]
 
 
 def loop_overhead(x: torch.Tensor, y: torch.Tensor, threads: int, rounds: int = 3) -> dict:
     """The engine's own cost, free of the machine's drift in compute speed: the same loops with a
     negligible model, so that an epoch is almost only the loop (medians over rounds)."""
-    extra, bare = [], []
-    for _ in range(rounds):
-        b = statistics.median(bare_epochs(x, y, 3, 100, "negligible")[1:])
-        e = statistics.median(engine_epochs(x, y, 3, threads, False, "negligible")[1:])
-        extra.append(e - b)
-        bare.append(b)
+    pairs = [p for _ in range(rounds) for p in paired_epochs(x, y, 3, threads, False, "negligible")]
+    extra = [e - b for e, b in pairs]
+    bare = [b for _, b in pairs]
     steps = -(-len(x) // 100)
     return {
         "extra_s_per_epoch": statistics.median(extra),
@@ -155,9 +169,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=60000, help="samples per epoch")
     parser.add_argument(
-        "--epochs", type=int, default=2, help="epochs per run (the first is dropped)"
+        "--epochs", type=int, default=3, help="epochs per run (the first is dropped)"
     )
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds")
+    parser.add_argument("--rounds", type=int, default=2, help="fit runs per engine variant")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
         "--glibc-malloc",
@@ -173,52 +187,49 @@ def main() -> None:
     x = torch.rand(args.samples, 28, 28, generator=g)
     y = torch.randint(0, 10, (args.samples,), generator=g)
 
-    loops = {
-        "bare loop": lambda: bare_epochs(x, y, args.epochs, 100),
-        "engine": lambda: engine_epochs(x, y, args.epochs, args.threads, progress=False),
-        "engine + progress bar": lambda: engine_epochs(
-            x, y, args.epochs, args.threads, progress=True
-        ),
-    }
-    times: dict[str, list[float]] = {name: [] for name in loops}
-    round_ratios: dict[str, list[float]] = {name: [] for name in loops}  # paired, per round
-    names = list(loops)
+    variants = {"engine": False, "engine + progress bar": True}
+    pairs: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
     for r in range(args.rounds):
-        # rotate the order every round: whichever runs first after another one is not favoured
-        this_round = {}
-        for name in names[r % len(names) :] + names[: r % len(names)]:
-            this_round[name] = statistics.median(loops[name]()[1:])
-            times[name] += [this_round[name]]
-        for name in names:
-            round_ratios[name].append(this_round[name] / this_round["bare loop"])
+        for name, progress in variants.items():
+            pairs[name] += paired_epochs(x, y, args.epochs, args.threads, progress)
         print(
             f"round {r + 1}/{args.rounds}: "
-            + ", ".join(f"{k} {statistics.median(v):.3f}s" for k, v in times.items())
+            + ", ".join(
+                f"{k} {statistics.median(e / b for e, b in v):.3f}x bare" for k, v in pairs.items()
+            )
         )
 
-    base = statistics.median(times["bare loop"])
+    bare_all = [b for v in pairs.values() for _, b in v]
     rows = [
         {
-            "loop": k,
-            "median_s_per_epoch": statistics.median(v),
-            "ratio": statistics.median(v) / base,
-            "paired_ratio": statistics.median(round_ratios[k]),
-            "rounds": len(v),
+            "loop": "bare loop",
+            "median_s_per_epoch": statistics.median(bare_all),
+            "paired_ratio": 1.0,
+            "epochs": len(bare_all),
         }
-        for k, v in times.items()
     ]
+    for name, v in pairs.items():
+        rows.append(
+            {
+                "loop": name,
+                "median_s_per_epoch": statistics.median(e for e, _ in v),
+                "paired_ratio": statistics.median(e / b for e, b in v),
+                "ratio_range": [min(e / b for e, b in v), max(e / b for e, b in v)],
+                "epochs": len(v),
+            }
+        )
     malloc = "freed memory kept" if kept else "glibc malloc defaults"
     print(
         f"\n{args.samples} samples/epoch, batch 100, 2-layer LSTM 128, {args.threads} threads, "
         f"{malloc}\n"
     )
-    print("| loop | s / epoch (median) | vs bare loop | vs bare loop, paired by round | rounds |")
+    print("| loop | s / epoch (median) | vs the bare epoch beside it (median) | range | epochs |")
     print("|---|---|---|---|---|")
     for row in rows:
-        cells = [row["loop"], f"{row['median_s_per_epoch']:.3f}", f"{row['ratio']:.3f}x"]
-        cells += [f"{row['paired_ratio']:.3f}x", str(row["rounds"])]
+        low, high = row.get("ratio_range", [1.0, 1.0])
+        cells = [row["loop"], f"{row['median_s_per_epoch']:.3f}", f"{row['paired_ratio']:.3f}x"]
+        cells += [f"{low:.3f}-{high:.3f}", str(row["epochs"])]
         print("| " + " | ".join(cells) + " |")
-    RESULTS.parent.mkdir(exist_ok=True)
     meta = {
         "samples": args.samples,
         "threads": args.threads,
@@ -227,7 +238,7 @@ def main() -> None:
         "machine": platform.machine(),
     }
     over = loop_overhead(x, y, args.threads)
-    base_lstm = statistics.median(times["bare loop"])
+    base_lstm = statistics.median(bare_all)
     over["ratio_on_lstm_epoch"] = 1.0 + over["extra_s_per_epoch"] / base_lstm
     print(
         f"\nthe engine's own cost, measured with a negligible model: "
@@ -235,13 +246,8 @@ def main() -> None:
         f"({over['extra_ms_per_step']:.2f} ms per step, checkpoints included); added to the bare "
         f"LSTM epoch ({base_lstm:.2f} s) that is {over['ratio_on_lstm_epoch']:.3f}x"
     )
-    results = {
-        "meta": meta,
-        "rows": rows,
-        "raw": times,
-        "round_ratios": round_ratios,
-        "overhead": over,
-    }
+    results = {"meta": meta, "rows": rows, "pairs": pairs, "overhead": over}
+    RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nwrote {RESULTS}")
 

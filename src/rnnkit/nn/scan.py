@@ -35,6 +35,7 @@ from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
 from .cells import GRUCell, LSTMCell, RNNCell, State
+from .kernels import lstm_kernels, usable
 
 
 def fast_scan(cell) -> Callable | None:
@@ -238,7 +239,11 @@ class _LSTMScan(torch.autograd.Function):
         h_new = new(L, N, R)
         m = new(L, N, H) if proj else h_new  # o * tanh(.), before the projection
         a_raw = new(L, N, G) if ln else None  # LN: W_hh h_in before its layer norm
-        a_stats, c_stats = [], []  # LN: (mean, rstd) of W_hh h_in and of c', per step
+        kernels = lstm_kernels() if usable(x) else None  # compiled per-step kernels, if any
+        # LN: (mean, rstd) of W_hh h_in and of c', per step (torch ops) or as (L, N, 1) buffers
+        a_stats, c_stats = [], []
+        if kernels is not None and ln:
+            a_stats, c_stats = [new(L, N, 1), new(L, N, 1)], [new(L, N, 1), new(L, N, 1)]
         h_in = new(L, N, R) if mask is not None else None
         h_st, c_st = (new(L, N, R), new(L, N, H)) if alive is not None else (h_new, c_new)
         acts_, c_new_, tanh_c_, h_new_, m_, h_in_, h_st_, c_st_, alive_ = _per_step(
@@ -247,36 +252,63 @@ class _LSTMScan(torch.autograd.Function):
         (a_raw_,) = _per_step(L, a_raw)
         w_t = w_hh.t()
         cpu, one, two = x.device.type == "cpu", x.new_ones(()), x.new_full((), 2.0)
-        h, c = h0, c0
+        h, c = h0, c0.contiguous()
         for t, x_t in enumerate(x.unbind(0)):
             hin = h if mask is None else torch.mul(h, mask, out=h_in_[t])
-            if ln:
-                a, *stats = _layer_norm(torch.mm(hin, w_t, out=a_raw_[t]), g_hh, None, eps_hh)
-                gates = a.add_(x_t)
-                a_stats.append(stats)
-            else:
+            if kernels is not None and ln:
+                stats = [s[t] for s in (*a_stats, *c_stats)]
+                a = torch.mm(hin, w_t, out=a_raw_[t])
+                kernels.ln_forward_step(
+                    a,
+                    x_t,
+                    g_hh,
+                    eps_hh,
+                    c,
+                    g_c,
+                    b_c,
+                    eps_c,
+                    acts_[t],
+                    c_new_[t],
+                    tanh_c_[t],
+                    m_[t],
+                    *stats,
+                )
+            elif kernels is not None:
                 gates = torch.addmm(x_t, hin, w_t)
-            if cpu:  # g = tanh(z) = 2 sigmoid(2z) - 1: one sigmoid for all four gates
-                gates[:, 2 * H : 3 * H].mul_(two)
-            act = torch.sigmoid(gates, out=acts_[t])
-            i, f, g, o = act.chunk(4, 1)
-            if cpu:
-                _two_sigmoid_minus_one(g, one)
-            else:
-                torch.tanh(gates[:, 2 * H : 3 * H], out=g)
-            c_t = torch.mul(f, c, out=c_new_[t]).addcmul_(i, g)
-            if ln:
-                c_t, *stats = _layer_norm(c_t, g_c, b_c, eps_c)
-                c_stats.append(stats)
-            tc = _tanh(c_t, out=tanh_c_[t], one=one)
-            torch.mul(o, tc, out=m_[t])
+                kernels.forward_step(gates, c, acts_[t], c_new_[t], tanh_c_[t], m_[t])
+            else:  # the same step as torch ops
+                if ln:
+                    a, *stats = _layer_norm(torch.mm(hin, w_t, out=a_raw_[t]), g_hh, None, eps_hh)
+                    gates = a.add_(x_t)
+                    a_stats.append(stats)
+                else:
+                    gates = torch.addmm(x_t, hin, w_t)
+                if cpu:  # g = tanh(z) = 2 sigmoid(2z) - 1: one sigmoid for all four gates
+                    gates[:, 2 * H : 3 * H].mul_(two)
+                act = torch.sigmoid(gates, out=acts_[t])
+                i, f, g, o = act.chunk(4, 1)
+                if cpu:
+                    _two_sigmoid_minus_one(g, one)
+                else:
+                    torch.tanh(gates[:, 2 * H : 3 * H], out=g)
+                c_t = torch.mul(f, c, out=c_new_[t]).addcmul_(i, g)
+                if ln:
+                    c_t, *stats = _layer_norm(c_t, g_c, b_c, eps_c)
+                    c_stats.append(stats)
+                tc = _tanh(c_t, out=tanh_c_[t], one=one)
+                torch.mul(o, tc, out=m_[t])
             if proj:
                 torch.mm(m_[t], w_hr.t(), out=h_new_[t])
             h = _carry(alive_[t], h_new_[t], h, out=h_st_[t])
             c = _carry(alive_[t], c_new_[t], c, out=c_st_[t])
         inputs = (h0, c0, mask, alive, w_hh, g_hh, g_c, b_c, w_hr)
         buffers = (acts, tanh_c, m, h_in, h_st, c_st, a_raw, c_new if ln else None)
-        stats = (*_stack_stats(a_stats), *_stack_stats(c_stats)) if ln else (None,) * 4
+        if not ln:
+            stats = (None,) * 4
+        elif kernels is not None:
+            stats = (*a_stats, *c_stats)
+        else:
+            stats = (*_stack_stats(a_stats), *_stack_stats(c_stats))
         ctx.save_for_backward(*inputs, *buffers, *stats)
         out = h_new if alive is None else h_new * alive
         return out, h.clone(), c.clone()
@@ -292,26 +324,35 @@ class _LSTMScan(torch.autograd.Function):
         ln, proj = g_hh is not None, w_hr is not None
         new = acts.new_empty
 
-        # Derivative factors of every step at once: dc' -> d pre of i, f, g (L, N, 3, H),
-        # dm -> d pre of o, and dm -> dc' (k).
+        kernels = lstm_kernels() if usable(acts) else None  # compiled per-step kernels, if any
         i, f, g, o = acts.chunk(4, 2)
-        dc_to_ifg = new(L, N, 3, H)
-        to_i, to_f, to_g = dc_to_ifg.unbind(2)
-        _dsigmoid(g, i, out=to_i)  # g i (1 - i)
-        _with_states_before(_dsigmoid, c0, c_st, f, out=to_f)  # c f (1 - f)
-        _dtanh(i, g, out=to_g)  # i (1 - g^2)
-        dm_to_o = _dsigmoid(tanh_c, o)  # tanh(.) o (1 - o)
-        k = _dtanh(o, tanh_c)  # o (1 - tanh(.)^2)
+        if kernels is None:
+            # Derivative factors of every step at once: dc' -> d pre of i, f, g (L, N, 3, H),
+            # dm -> d pre of o, and dm -> dc' (k). (The kernels form them row by row.)
+            dc_to_ifg = new(L, N, 3, H)
+            to_i, to_f, to_g = dc_to_ifg.unbind(2)
+            _dsigmoid(g, i, out=to_i)  # g i (1 - i)
+            _with_states_before(_dsigmoid, c0, c_st, f, out=to_f)  # c f (1 - f)
+            _dtanh(i, g, out=to_g)  # i (1 - g^2)
+            dm_to_o = _dsigmoid(tanh_c, o)  # tanh(.) o (1 - o)
+            k = _dtanh(o, tanh_c)  # o (1 - tanh(.)^2)
+        else:
+            dc_to_ifg = dm_to_o = k = None
+            c_in = [c0.contiguous(), *c_st[:-1].unbind(0)]  # the cell state entering each step
+            d_cf = [new(N, H), new(N, H)]  # d c entering a step, alternating between two rows
 
         d_pre = new(L, N, G)  # d gates before activation, = d x_proj
         d_h_new = new(L, N, h_st.shape[2])  # dh' of every step (zero where dead)
         d_m = new(L, N, H) if proj else d_h_new
-        d_a_ = []  # LN: d (W_hh h_in) of every step, last step first
-        d_pre_, d_h_new_, d_m_, ifg_, o_, f_, k_ = _per_step(
-            L, d_pre, d_h_new, d_m, dc_to_ifg, dm_to_o, f, k
+        d_a = new(L, N, G) if kernels is not None and ln else None  # LN: d (W_hh h_in)
+        if kernels is not None and ln:  # per-row sums of the gain and bias gradients
+            gain_rows = [acts.new_zeros(N, G), acts.new_zeros(N, H), acts.new_zeros(N, H)]
+        d_a_ = []  # LN with torch ops: d (W_hh h_in) of every step, last step first
+        d_pre_, d_h_new_, d_m_, ifg_, o_, f_, k_, d_a_t = _per_step(
+            L, d_pre, d_h_new, d_m, dc_to_ifg, dm_to_o, f, k, d_a
         )
-        a_raw_, a_mean_, a_rstd_, c_raw_, c_mean_, c_rstd_ = _per_step(
-            L, a_raw, a_mean, a_rstd, c_raw, c_mean, c_rstd
+        a_raw_, a_mean_, a_rstd_, c_raw_, c_mean_, c_rstd_, acts_, tanh_c_ = _per_step(
+            L, a_raw, a_mean, a_rstd, c_raw, c_mean, c_rstd, acts, tanh_c
         )
         alive_, alive_f_ = _alive_steps(alive, L, acts.dtype)
         d_out_ = _output_grads(d_out, alive)
@@ -320,30 +361,60 @@ class _LSTMScan(torch.autograd.Function):
             dh = torch.add(d_out_[t], _grad_new(d_h, alive_f_[t]), out=d_h_new_[t])
             dm = torch.mm(dh, w_hr, out=d_m_[t]) if proj else dh
             dc = _grad_new(d_c, alive_f_[t])
-            if ln:
-                d_ln_c = dm * k_[t]
-                dc = dc + _layer_norm_grad(d_ln_c, c_raw_[t], c_mean_[t], c_rstd_[t], g_c, b_c)
-            else:
-                dc = torch.addcmul(dc, dm, k_[t])
             dp = d_pre_[t]
-            torch.mul(dc.unsqueeze(1), ifg_[t], out=dp[:, : 3 * H].view(N, 3, H))
-            torch.mul(dm, o_[t], out=dp[:, 3 * H :])
-            if ln:
-                d_a_.append(_layer_norm_grad(dp, a_raw_[t], a_mean_[t], a_rstd_[t], g_hh, None))
-            dh_prev = torch.mm(d_a_[-1] if ln else dp, w_hh)
+            if kernels is not None:
+                dc, dc_f = dc.contiguous(), d_cf[t % 2]
+                if ln:
+                    kernels.ln_backward_step(
+                        dm,
+                        dc,
+                        acts_[t],
+                        tanh_c_[t],
+                        c_in[t],
+                        c_raw_[t],
+                        c_mean_[t],
+                        c_rstd_[t],
+                        g_c,
+                        a_raw_[t],
+                        a_mean_[t],
+                        a_rstd_[t],
+                        g_hh,
+                        dp,
+                        d_a_t[t],
+                        dc_f,
+                        *gain_rows,
+                    )
+                else:
+                    kernels.backward_step(dm, dc, acts_[t], tanh_c_[t], c_in[t], dp, dc_f)
+                dh_prev = torch.mm(d_a_t[t] if ln else dp, w_hh)
+            else:  # the same step as torch ops
+                if ln:
+                    d_lc = dm * k_[t]
+                    dc = dc + _layer_norm_grad(d_lc, c_raw_[t], c_mean_[t], c_rstd_[t], g_c, b_c)
+                else:
+                    dc = torch.addcmul(dc, dm, k_[t])
+                torch.mul(dc.unsqueeze(1), ifg_[t], out=dp[:, : 3 * H].view(N, 3, H))
+                torch.mul(dm, o_[t], out=dp[:, 3 * H :])
+                if ln:
+                    d_a_.append(_layer_norm_grad(dp, a_raw_[t], a_mean_[t], a_rstd_[t], g_hh, None))
+                dh_prev = torch.mm(d_a_[-1] if ln else dp, w_hh)
+                dc_f = dc * f_[t]
             if mask is not None:
                 dh_prev.mul_(mask)
             d_h = _grad_old(dh_prev, d_h, alive_[t])
-            d_c = _grad_old(dc * f_[t], d_c, alive_[t])
+            d_c = _grad_old(dc_f, d_c, alive_[t])
 
         needs = ctx.needs_input_grad
-        d_a = torch.stack(d_a_[::-1]) if ln else d_pre  # d (W_hh h_in)
-        d_w_hh = _recurrent_weight_grad(d_a, h0, h_st, h_in) if needs[5] else None
         d_g_hh = d_g_c = d_b_c = d_w_hr = None
-        if ln:
+        if ln and kernels is not None:
+            d_g_hh, d_g_c, d_b_c = (rows.sum(0) for rows in gain_rows)
+        elif ln:
+            d_a = torch.stack(d_a_[::-1])
             d_g_hh, _ = _gain_grads(d_pre, a_raw, a_mean, a_rstd, g_hh, None)
             d_ln_c = d_m * k  # d LN_c(c') of every step
             d_g_c, d_b_c = _gain_grads(d_ln_c, c_raw, c_mean, c_rstd, g_c, b_c)
+        d_a = d_a if ln else d_pre  # d (W_hh h_in)
+        d_w_hh = _recurrent_weight_grad(d_a, h0, h_st, h_in) if needs[5] else None
         if proj and needs[9]:
             d_w_hr = _flat(d_h_new).t().mm(_flat(m))
         return d_pre, d_h, d_c, None, None, d_w_hh, d_g_hh, d_g_c, d_b_c, d_w_hr, None, None

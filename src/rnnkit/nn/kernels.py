@@ -1,0 +1,62 @@
+"""Compiled per-step LSTM kernels (``lstm_kernels.cpp``), built on first use.
+
+The LSTM scan (:mod:`rnnkit.nn.scan`) hands each step's element-wise work — gates, cell, layer
+norms, and their backward — to one C++ pass per batch row instead of a dozen small torch ops
+(see ``docs/speed.md`` for the measurements). :func:`lstm_kernels` compiles the source with
+``torch.utils.cpp_extension`` the first time it is needed (about 30 s; cached afterwards under
+``TORCH_EXTENSIONS_DIR``, by default ``~/.cache/torch_extensions``) and returns the module, or
+None — then the scan runs the same equations as torch ops — when there is no C++ compiler, the
+build fails, or ``RNNKIT_KERNELS=0``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import platform
+import warnings
+from pathlib import Path
+from types import ModuleType
+
+import torch
+
+SOURCE = Path(__file__).with_name("lstm_kernels.cpp")
+
+
+def usable(x: torch.Tensor) -> bool:
+    """Whether the kernels serve a scan over ``x``: CPU, float32/float64, and they are built."""
+    return (
+        x.device.type == "cpu"
+        and x.dtype in (torch.float32, torch.float64)
+        and lstm_kernels() is not None
+    )
+
+
+@functools.cache
+def lstm_kernels() -> ModuleType | None:
+    """The compiled module (``forward_step``, ``ln_forward_step``, ``backward_step``,
+    ``ln_backward_step``), or None where it cannot be had."""
+    if os.environ.get("RNNKIT_KERNELS", "1") == "0":
+        return None
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return None  # the vectorised exp/tanh come from glibc's libmvec
+    try:
+        from torch.utils.cpp_extension import load
+
+        return load(
+            name="rnnkit_lstm_kernels",
+            sources=[str(SOURCE)],
+            # -ffast-math lets GCC call libmvec's vector exp/tanh from the `omp simd` loops
+            extra_cflags=["-O3", "-march=native", "-ffast-math", "-fopenmp"],
+            extra_ldflags=["-lmvec", "-fopenmp"],
+            verbose=False,
+        )
+    except Exception as error:  # no compiler, no ninja, a failed build: the torch-op scan works
+        warnings.warn(
+            f"rnnkit: the compiled LSTM kernels are unavailable ({type(error).__name__}: "
+            f"{str(error).strip().splitlines()[-1] if str(error).strip() else ''}); "
+            "unfused LSTMs use the slower torch-op scan",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return None

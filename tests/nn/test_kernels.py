@@ -1,0 +1,93 @@
+"""The compiled per-step LSTM kernels (rnnkit.nn.kernels) against the same scan in torch ops.
+
+Every option of the scan is crossed: layer norm, projection, both directions, lengths and
+recurrent dropout. float64 checks the equations (tolerance 1e-10, relative to each tensor's
+largest entry). float32 checks rounding only (1e-3): the kernels sum in another order (e.g. the
+gain gradients row by row where torch's layer norm sums in blocks), and this loss, with squared
+outputs, recurrent dropout's 1/(1-p) and two layer norms, amplifies that to ~5e-4 of the largest
+gradient in the worst case here. Parity with torch.nn itself (1e-5 in float32) is tested in
+test_parity.py, which runs through the kernels wherever they build; they must build wherever a
+C++ compiler is present.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+
+import pytest
+import torch
+
+import rnnkit.nn as rnn
+from rnnkit.nn import kernels
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("c++") is None and shutil.which("g++") is None, reason="no C++ compiler"
+)
+
+
+def use_kernels(monkeypatch, on: bool) -> None:
+    kernels.lstm_kernels.cache_clear()
+    monkeypatch.setenv("RNNKIT_KERNELS", "1" if on else "0")
+
+
+def outputs_and_grads(module, x, lengths) -> list[torch.Tensor]:
+    module.zero_grad(set_to_none=True)
+    x = x.clone().requires_grad_(True)
+    torch.manual_seed(1)  # the same recurrent-dropout masks in both runs
+    out, (h, c) = module(x, lengths=lengths)
+    (out.pow(2).sum() + 0.3 * h.sum() + 0.7 * c.pow(2).sum()).backward()
+    return [out, h, c, x.grad, *(p.grad for p in module.parameters())]
+
+
+CASES = list(itertools.product([False, True], [0, 6], [False, True], [False, True], [0.0, 0.3]))
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-10), (torch.float32, 1e-3)])
+@pytest.mark.parametrize("layer_norm, proj, bidirectional, with_lengths, dropout", CASES)
+def test_kernels_match_torch_ops(
+    monkeypatch, dtype, tol, layer_norm, proj, bidirectional, with_lengths, dropout
+):
+    torch.manual_seed(0)
+    module = rnn.LSTM(
+        5,
+        12,
+        num_layers=2,
+        batch_first=True,
+        fused=False,
+        layer_norm=layer_norm,
+        proj_size=proj,
+        bidirectional=bidirectional,
+        recurrent_dropout=dropout,
+    ).to(dtype)
+    x = torch.randn(4, 7, 5, dtype=dtype)
+    lengths = torch.tensor([7, 3, 5, 1]) if with_lengths else None
+
+    use_kernels(monkeypatch, False)
+    assert kernels.lstm_kernels() is None
+    expected = outputs_and_grads(module, x, lengths)
+    use_kernels(monkeypatch, True)
+    assert kernels.lstm_kernels() is not None, "the kernels did not build"
+    got = outputs_and_grads(module, x, lengths)
+    kernels.lstm_kernels.cache_clear()
+
+    for g, e in zip(got, expected):
+        err = ((g - e).abs().max() / (1 + e.abs().max())).item()
+        assert err < tol, err
+
+
+def test_state_gradients_through_expanded_grads(monkeypatch):
+    """h_n.sum() and c_n.sum() hand the scan expanded (stride-0) gradients."""
+    torch.manual_seed(0)
+    module = rnn.LSTM(3, 8, fused=False, layer_norm=True).double()
+    x = torch.randn(6, 2, 3, dtype=torch.float64)
+    grads = []
+    for on in (False, True):
+        use_kernels(monkeypatch, on)
+        module.zero_grad(set_to_none=True)
+        _, (h, c) = module(x)
+        (h.sum() + c.sum()).backward()
+        grads.append([p.grad.clone() for p in module.parameters()])
+    kernels.lstm_kernels.cache_clear()
+    for a, b in zip(*grads):
+        assert torch.allclose(a, b, rtol=0, atol=1e-12)
