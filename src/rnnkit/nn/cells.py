@@ -174,13 +174,19 @@ class _GatedCell(RecurrentCell):
     def _input_term(self, x: Tensor, fold_hidden_bias: bool) -> Tensor:
         """W_ih x + b_ih (+ b_hh when the cell adds it unconditionally), LN applied to W_ih x.
 
-        The biases are summed before they meet the (L, N, G) term: one pass over it, not two.
+        The biases are summed before they meet the (L, N, G) term, and with layer norm they are
+        its bias: one pass over the term, not two.
         """
         bias = None
         if self.bias:
             bias = self.bias_ih + self.bias_hh if fold_hidden_bias else self.bias_ih
         if self.layer_norm:
-            out = self.ln_ih(F.linear(x, self.weight_ih))
+            ln, term = self.ln_ih, F.linear(x, self.weight_ih)
+            if type(ln) is nn.LayerNorm and ln.weight is not None:  # the biases ride along in LN
+                if ln.bias is not None:
+                    bias = ln.bias if bias is None else ln.bias + bias
+                return F.layer_norm(term, ln.normalized_shape, ln.weight, bias, ln.eps)
+            out = ln(term)
             return out if bias is None else out + bias
         return F.linear(x, self.weight_ih, bias)
 
