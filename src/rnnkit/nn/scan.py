@@ -10,6 +10,11 @@ steps: the derivative factors of the activations before the backward loop, and t
 the recurrent weight, gains and biases after it, as single matmuls / reductions over the buffers
 (``d W_hh = d a(L*N, G)^T @ h_in(L*N, R)``).
 
+On CPU in float32/float64 the LSTM scan hands each step's element-wise work (gates, cell, layer
+norms, their backward, the layer-norm gain and bias gradients) to the compiled kernels of
+:mod:`rnnkit.nn.kernels` when they build; the torch-op branch beside each kernel call computes the
+same equations and serves everywhere else.
+
 Each Function takes ``x_proj`` (the cell's ``project_input`` of all steps) and returns its
 gradient, so autograd handles the input projection (the input matmul, LN on the input term, the
 biases folded into ``x_proj``).
