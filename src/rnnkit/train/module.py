@@ -71,14 +71,6 @@ class EngineModule(L.LightningModule):
         self._params = [p for p in model.parameters() if p.requires_grad]
         self._penalized = penalized_weights(model)
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        # Lightning records the running hook's name around every hook call (about 30 times a
-        # step); a plain attribute set skips nn.Module's parameter/buffer checks (~0.1 ms a step)
-        if name == "_current_fx_name":
-            self.__dict__[name] = value
-        else:
-            super().__setattr__(name, value)
-
     # ------------------------------------------------------------------------------- set-up
     def setup(self, stage: str) -> None:
         trainer = self.trainer
