@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from lightning.pytorch.callbacks import Callback
 from torch import nn
 
+from rnnkit.allocator import keep_freed_memory
 from rnnkit.config import resolve
 from rnnkit.tasks.lm import TASK, LanguageModel, LMConfig, generate_ids
 from rnnkit.train import fit
@@ -150,6 +151,7 @@ def main() -> None:
         args.repeats, args.steps, args.length = 2, 4, 100
     if args.threads:
         torch.set_num_threads(args.threads)
+    keep_freed_memory()  # what fit() does: the bare loops run under the same malloc setting
 
     text = (
         SHARED.read_text(encoding="utf-8") if SHARED.is_file() else "To be, or not to be.\n" * 60000
