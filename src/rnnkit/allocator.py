@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 import platform
 
@@ -28,21 +29,13 @@ _M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD = 32 << 20  # blocks up to this size come from the heap (glibc's 64-bit maximum)
 TRIM_THRESHOLD = 1 << 30  # the heap's free top is given back only above this size
 
-_applied: bool | None = None
 
-
+@functools.cache
 def keep_freed_memory() -> bool:
     """Tune glibc ``malloc`` to keep freed blocks for reuse; True if the setting is in force.
 
     Idempotent and process-wide: the first call decides, later calls return its answer.
     """
-    global _applied
-    if _applied is None:
-        _applied = _apply()
-    return _applied
-
-
-def _apply() -> bool:
     if os.environ.get("RNNKIT_KEEP_FREED_MEMORY", "1") == "0":
         return False
     if any(k in os.environ for k in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")):
