@@ -1,7 +1,8 @@
-"""Compiled per-step LSTM kernels (``lstm_kernels.cpp``), built on first use.
+"""Compiled LSTM time loops (``lstm_kernels.cpp``), built on first use.
 
-The LSTM scan (:mod:`rnnkit.nn.scan`) hands each step's element-wise work — gates, cell, layer
-norms, and their backward — to one C++ pass per batch row instead of a dozen small torch ops
+The LSTM scan (:mod:`rnnkit.nn.scan`) hands its whole forward and backward time loops to C++:
+the per-step matrix products go through ATen, and each step's element-wise work — gates, cell,
+layer norms, and their backward — is one pass per batch row instead of a dozen small torch ops
 (see ``docs/speed.md`` for the measurements). :func:`lstm_kernels` compiles the source with
 ``torch.utils.cpp_extension`` the first time it is needed (about 30 s; cached afterwards under
 ``TORCH_EXTENSIONS_DIR``, by default ``~/.cache/torch_extensions``) and returns the module, or
@@ -34,8 +35,8 @@ def usable(x: torch.Tensor) -> bool:
 
 @functools.cache
 def lstm_kernels() -> ModuleType | None:
-    """The compiled module (``forward_step``, ``ln_forward_step``, ``backward_step``,
-    ``ln_backward_step``), or None where it cannot be had."""
+    """The compiled module (``scan_forward``, ``scan_backward``), or None where it cannot be
+    had."""
     if os.environ.get("RNNKIT_KERNELS", "1") == "0":
         return None
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":

@@ -1,8 +1,7 @@
-// One LSTM step's element-wise work, forward and backward, in one pass over each batch row.
-//
-// The Python scan (rnnkit/nn/scan.py) does the matrix products and the bookkeeping (lengths,
-// recurrent dropout, projection); these kernels replace the dozen small torch ops per step that
-// follow each product. Same equations, names and gate order (i, f, g, o) as _LSTMScan:
+// The LSTM's two time loops in C++: scan_forward and scan_backward run all L steps of
+// _LSTMScan (rnnkit/nn/scan.py), the per-step matrix products through ATen (at::mm) and each
+// step's element-wise work in one pass over each batch row, so that no step returns to Python.
+// Same equations, names and gate order (i, f, g, o) as _LSTMScan and its torch-op loops:
 //
 //   forward:   z = x_t + a  (a = h_in W_hh^T, or LN_{g_hh}(h_in W_hh^T) with layer norm)
 //              i, f, o = sigmoid(z_{i,f,o}),  g = tanh(z_g)
@@ -225,57 +224,134 @@ void ln_backward_rows(const torch::Tensor& dm_, const torch::Tensor& dc_next_,
   });
 }
 
-// z (N, 4H) pre-activations, c (N, H) -> act (N, 4H), c_new (N, H), s (N, H), m (N, H)
-void forward_step(torch::Tensor z, torch::Tensor c, torch::Tensor act, torch::Tensor c_new,
-                  torch::Tensor s, torch::Tensor m) {
-  for (auto* t : {&z, &c, &act, &c_new, &s, &m}) check(*t, "tensor");
-  AT_DISPATCH_FLOATING_TYPES(z.scalar_type(), "lstm_forward_step",
-                             [&] { forward_rows<scalar_t>(z, c, act, c_new, s, m); });
+
+using torch::Tensor;
+using Opt = std::optional<Tensor>;
+
+// Forward scan over all L steps (the loop of _LSTMScan.forward). Shapes: x (L, N, 4H) the
+// projected input, h0 (N, R), c0 (N, H), mask (N, R) recurrent dropout, alive (L, N, 1) bool,
+// w_hh (4H, R), g_hh (4H) LN gain of the recurrent term, g_c, b_c (H) LN of c', w_hr (P, H).
+// Returns the buffers backward needs, undefined (None) where an option is off:
+//   acts (L, N, 4H), c_new (L, N, H) (c', before its LN), tanh_c (L, N, H), h_new (L, N, R),
+//   m (L, N, H) (h_new itself without projection), a_raw (L, N, 4H) (h_in W_hh^T, LN only),
+//   a_mean, a_rstd, c_mean, c_rstd (L, N, 1) (LN only), h_in (L, N, R) (mask only),
+//   h_st (L, N, R), c_st (L, N, H) (the state after each step; h_new, c_new without alive),
+//   h_n (N, R), c_n (N, H).
+std::vector<Tensor> scan_forward(const Tensor& x, const Tensor& h0, const Tensor& c0,
+                                 const Opt& mask, const Opt& alive, const Tensor& w_hh,
+                                 const Opt& g_hh, const Opt& g_c, const Opt& b_c, const Opt& w_hr,
+                                 double eps_hh, double eps_c) {
+  check(x, "x");
+  const int64_t L = x.size(0), N = x.size(1), G = x.size(2), H = G / 4, R = w_hh.size(1);
+  const bool ln = g_hh.has_value(), proj = w_hr.has_value();
+  auto empty = [&](int64_t K) { return at::empty({L, N, K}, x.options()); };
+  Tensor acts = empty(G), c_new = empty(H), tanh_c = empty(H), h_new = empty(R);
+  Tensor m = proj ? empty(H) : h_new;
+  Tensor a_raw, a_mean, a_rstd, c_mean, c_rstd;
+  if (ln) {
+    a_raw = empty(G), a_mean = empty(1), a_rstd = empty(1), c_mean = empty(1), c_rstd = empty(1);
+  }
+  Tensor h_in = mask ? empty(R) : Tensor();
+  Tensor h_st = alive ? empty(R) : h_new, c_st = alive ? empty(H) : c_new;
+  const Tensor w_t = w_hh.t(), w_hr_t = proj ? w_hr->t() : Tensor();
+  Tensor gates = ln ? Tensor() : at::empty({N, G}, x.options());
+  Tensor h = h0, c = c0.contiguous();
+  for (int64_t t = 0; t < L; ++t) {
+    Tensor hin = h, act_t = acts[t], c_t = c_new[t], s_t = tanh_c[t], m_t = m[t], h_t = h_new[t];
+    if (mask) {
+      hin = h_in[t];
+      at::mul_out(hin, h, *mask);
+    }
+    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "lstm_scan_forward", [&] {
+      if (ln) {
+        Tensor a = a_raw[t];
+        at::mm_out(a, hin, w_t);
+        ln_forward_rows<scalar_t>(a, x[t], *g_hh, eps_hh, c, *g_c, *b_c, eps_c, act_t, c_t, s_t,
+                                  m_t, a_mean[t], a_rstd[t], c_mean[t], c_rstd[t]);
+      } else {
+        at::addmm_out(gates, x[t], hin, w_t);
+        forward_rows<scalar_t>(gates, c, act_t, c_t, s_t, m_t);
+      }
+    });
+    if (proj) at::mm_out(h_t, m_t, w_hr_t);
+    if (alive) {  // the state is carried unchanged where the step is not alive
+      const Tensor alive_t = (*alive)[t];
+      Tensor h_next = h_st[t], c_next = c_st[t];
+      h = at::where_out(h_next, alive_t, h_t, h);
+      c = at::where_out(c_next, alive_t, c_t, c);
+    } else {
+      h = h_t;
+      c = c_t;
+    }
+  }
+  return {acts,   c_new,  tanh_c, h_new, m,    a_raw, a_mean,      a_rstd,
+          c_mean, c_rstd, h_in,   h_st,  c_st, h.clone(), c.clone()};
 }
 
-// With layer norm: a (N, 4H) = h_in W_hh^T, x (N, 4H), g_hh (4H), c (N, H), g_c, b_c (H)
-// -> act, c_new (c' before its LN), s, m, and the stats of a and c' (N) each.
-void ln_forward_step(torch::Tensor a, torch::Tensor x, torch::Tensor g_hh, double eps_hh,
-                     torch::Tensor c, torch::Tensor g_c, torch::Tensor b_c, double eps_c,
-                     torch::Tensor act, torch::Tensor c_new, torch::Tensor s, torch::Tensor m,
-                     torch::Tensor a_mean, torch::Tensor a_rstd, torch::Tensor c_mean,
-                     torch::Tensor c_rstd) {
-  for (auto* t : {&a, &x, &g_hh, &c, &g_c, &b_c, &act, &c_new, &s, &m}) check(*t, "tensor");
-  AT_DISPATCH_FLOATING_TYPES(a.scalar_type(), "lstm_ln_forward_step", [&] {
-    ln_forward_rows<scalar_t>(a, x, g_hh, eps_hh, c, g_c, b_c, eps_c, act, c_new, s, m, a_mean,
-                              a_rstd, c_mean, c_rstd);
-  });
-}
-
-// dm (N, H), dc_next (N, H), act (N, 4H), s (N, H), c (N, H) -> dz (N, 4H), dcf (N, H)
-void backward_step(torch::Tensor dm, torch::Tensor dc_next, torch::Tensor act, torch::Tensor s,
-                   torch::Tensor c, torch::Tensor dz, torch::Tensor dcf) {
-  for (auto* t : {&dm, &dc_next, &act, &s, &c, &dz, &dcf}) check(*t, "tensor");
-  AT_DISPATCH_FLOATING_TYPES(act.scalar_type(), "lstm_backward_step",
-                             [&] { backward_rows<scalar_t>(dm, dc_next, act, s, c, dz, dcf); });
-}
-
-// With layer norm: also c_raw (c' before LN) and its stats, g_c, a_raw and its stats, g_hh
-// -> dz (N, 4H) (= d x_t), da (N, 4H) (= d (h_in W_hh^T)), dcf (N, H); and adds each row's
-// share of d g_hh, d g_c, d b_c to the (N, 4H), (N, H), (N, H) accumulators dg_hh, dg_c, db_c
-void ln_backward_step(torch::Tensor dm, torch::Tensor dc_next, torch::Tensor act, torch::Tensor s,
-                      torch::Tensor c, torch::Tensor c_raw, torch::Tensor c_mean,
-                      torch::Tensor c_rstd, torch::Tensor g_c, torch::Tensor a_raw,
-                      torch::Tensor a_mean, torch::Tensor a_rstd, torch::Tensor g_hh,
-                      torch::Tensor dz, torch::Tensor da, torch::Tensor dcf,
-                      torch::Tensor dg_hh, torch::Tensor dg_c, torch::Tensor db_c) {
-  for (auto* t : {&dm, &dc_next, &act, &s, &c, &c_raw, &g_c, &a_raw, &g_hh, &dz, &da, &dcf,
-                  &dg_hh, &dg_c, &db_c})
-    check(*t, "tensor");
-  AT_DISPATCH_FLOATING_TYPES(act.scalar_type(), "lstm_ln_backward_step", [&] {
-    ln_backward_rows<scalar_t>(dm, dc_next, act, s, c, c_raw, c_mean, c_rstd, g_c, a_raw, a_mean,
-                               a_rstd, g_hh, dz, da, dcf, dg_hh, dg_c, db_c);
-  });
+// Backward scan over all L steps (the loop of _LSTMScan.backward), given the gradients of the
+// outputs d_out (L, N, R) (already zero where a step is dead), of h_n and c_n, and forward's
+// buffers (c_st and h_st as forward returned them). Returns
+//   d_pre (L, N, 4H) (= d x), d_h0 (N, R), d_c0 (N, H), d_h_new (L, N, R) (dh' of every step),
+//   d_m (L, N, H) (dh' W_hr; d_h_new itself without projection), d_a (L, N, 4H) (d of
+//   h_in W_hh^T, LN only: without LN it is d_pre), and with LN the gradients of g_hh, g_c, b_c.
+std::vector<Tensor> scan_backward(const Tensor& d_out, const Tensor& d_hT, const Tensor& d_cT,
+                                  const Tensor& c0, const Opt& mask, const Opt& alive,
+                                  const Tensor& w_hh, const Opt& g_hh, const Opt& g_c,
+                                  const Opt& w_hr, const Tensor& acts, const Tensor& tanh_c,
+                                  const Tensor& c_st, const Opt& a_raw, const Opt& c_raw,
+                                  const Opt& a_mean, const Opt& a_rstd, const Opt& c_mean,
+                                  const Opt& c_rstd) {
+  const int64_t L = acts.size(0), N = acts.size(1), G = acts.size(2), H = G / 4;
+  const int64_t R = d_out.size(2);
+  const bool ln = g_hh.has_value(), proj = w_hr.has_value();
+  auto empty = [&](int64_t K) { return at::empty({L, N, K}, acts.options()); };
+  Tensor d_pre = empty(G), d_h_new = empty(R), d_m = proj ? empty(H) : d_h_new;
+  Tensor d_a = ln ? empty(G) : d_pre;
+  Tensor dg_hh, dg_c, db_c;  // per-row sums of the LN gain and bias gradients
+  if (ln) {
+    dg_hh = at::zeros({N, G}, acts.options());
+    dg_c = at::zeros({N, H}, acts.options());
+    db_c = at::zeros({N, H}, acts.options());
+  }
+  const Tensor alive_f = alive ? alive->to(acts.scalar_type()) : Tensor();
+  Tensor dc_f[2] = {at::empty({N, H}, acts.options()), at::empty({N, H}, acts.options())};
+  Tensor d_h = d_hT, d_c = d_cT;  // gradients w.r.t. the state after step t
+  for (int64_t t = L - 1; t >= 0; --t) {
+    // the state after step t reaches step t only where it is alive (else it was carried)
+    const Tensor d_h_t = alive ? d_h * alive_f[t] : d_h;
+    Tensor dh = d_h_new[t], dm = d_m[t];
+    at::add_out(dh, d_out[t], d_h_t);
+    if (proj) at::mm_out(dm, dh, *w_hr);
+    const Tensor dc = (alive ? d_c * alive_f[t] : d_c).contiguous();
+    const Tensor c_in = t == 0 ? c0.contiguous() : c_st[t - 1];
+    const Tensor dp = d_pre[t], dcf = dc_f[t % 2];
+    AT_DISPATCH_FLOATING_TYPES(acts.scalar_type(), "lstm_scan_backward", [&] {
+      if (ln) {
+        ln_backward_rows<scalar_t>(dm, dc, acts[t], tanh_c[t], c_in, (*c_raw)[t], (*c_mean)[t],
+                                   (*c_rstd)[t], *g_c, (*a_raw)[t], (*a_mean)[t], (*a_rstd)[t],
+                                   *g_hh, dp, d_a[t], dcf, dg_hh, dg_c, db_c);
+      } else {
+        backward_rows<scalar_t>(dm, dc, acts[t], tanh_c[t], c_in, dp, dcf);
+      }
+    });
+    Tensor dh_prev = at::mm(d_a[t], w_hh);
+    if (mask) dh_prev.mul_(*mask);
+    if (alive) {
+      const Tensor alive_t = (*alive)[t];
+      d_h = at::where(alive_t, dh_prev, d_h);
+      d_c = at::where(alive_t, dcf, d_c);
+    } else {
+      d_h = dh_prev;
+      d_c = dcf;
+    }
+  }
+  if (ln) {
+    dg_hh = dg_hh.sum(0), dg_c = dg_c.sum(0), db_c = db_c.sum(0);
+  }
+  return {d_pre, d_h, d_c.clone(), d_h_new, d_m, d_a, dg_hh, dg_c, db_c};
 }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, module) {
-  module.def("forward_step", &forward_step);
-  module.def("ln_forward_step", &ln_forward_step);
-  module.def("backward_step", &backward_step);
-  module.def("ln_backward_step", &ln_backward_step);
+  module.def("scan_forward", &scan_forward);
+  module.def("scan_backward", &scan_backward);
 }

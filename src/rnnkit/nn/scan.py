@@ -10,10 +10,11 @@ steps: the derivative factors of the activations before the backward loop, and t
 the recurrent weight, gains and biases after it, as single matmuls / reductions over the buffers
 (``d W_hh = d a(L*N, G)^T @ h_in(L*N, R)``).
 
-On CPU in float32/float64 the LSTM scan hands each step's element-wise work (gates, cell, layer
-norms, their backward, the layer-norm gain and bias gradients) to the compiled kernels of
-:mod:`rnnkit.nn.kernels` when they build; the torch-op branch beside each kernel call computes the
-same equations and serves everywhere else.
+On CPU in float32/float64 the LSTM scan runs both time loops in C++ (the compiled kernels of
+:mod:`rnnkit.nn.kernels`, when they build): the step's matrix products through ATen and its
+element-wise work (gates, cell, layer norms, their backward, the layer-norm gain and bias
+gradients) in one pass per batch row. The same loops written in torch ops
+(:func:`_lstm_forward_ops`, :func:`_lstm_backward_ops`) serve everywhere else.
 
 Each Function takes ``x_proj`` (the cell's ``project_input`` of all steps) and returns its
 gradient, so autograd handles the input projection (the input matmul, LN on the input term, the
@@ -34,6 +35,7 @@ Conventions of every scan, as in ``step_loop``:
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -231,198 +233,182 @@ class _LSTMScan(torch.autograd.Function):
         \text{ backward first})
 
     Then ``d x = d pre``, ``d W_hh = sum_t da_t^T h_in_t``, ``d W_hr = sum_t dh'_t^T m_t``.
+
+    Both time loops run in C++ (``scan_forward``/``scan_backward`` of :mod:`rnnkit.nn.kernels`)
+    wherever the kernels serve; :func:`_lstm_forward_ops` and :func:`_lstm_backward_ops` are the
+    same loops in torch ops, for every other device, dtype or machine.
     """
 
     @staticmethod
     def forward(ctx, x, h0, c0, mask, alive, w_hh, g_hh, g_c, b_c, w_hr, eps_hh, eps_c):
-        L, N, G = x.shape
-        H, R = G // 4, w_hh.shape[1]
-        ln, proj = g_hh is not None, w_hr is not None
-        new = x.new_empty
-        acts = new(L, N, G)  # activated gates i, f, g, o
-        c_new, tanh_c = new(L, N, H), new(L, N, H)  # c' and tanh(c') (tanh(LN(c')) with LN)
-        h_new = new(L, N, R)
-        m = new(L, N, H) if proj else h_new  # o * tanh(.), before the projection
-        a_raw = new(L, N, G) if ln else None  # LN: W_hh h_in before its layer norm
-        kernels = lstm_kernels() if usable(x) else None  # compiled per-step kernels, if any
-        # LN: (mean, rstd) of W_hh h_in and of c', per step (torch ops) or as (L, N, 1) buffers
-        a_stats, c_stats = [], []
-        if kernels is not None and ln:
-            a_stats, c_stats = [new(L, N, 1), new(L, N, 1)], [new(L, N, 1), new(L, N, 1)]
-        h_in = new(L, N, R) if mask is not None else None
-        h_st, c_st = (new(L, N, R), new(L, N, H)) if alive is not None else (h_new, c_new)
-        acts_, c_new_, tanh_c_, h_new_, m_, h_in_, h_st_, c_st_, alive_ = _per_step(
-            L, acts, c_new, tanh_c, h_new, m, h_in, h_st, c_st, alive
+        kernels = lstm_kernels() if usable(x) else None
+        loop = _lstm_forward_ops if kernels is None else kernels.scan_forward
+        b = _LSTMBuffers(*loop(x, h0, c0, mask, alive, w_hh, g_hh, g_c, b_c, w_hr, eps_hh, eps_c))
+        c_raw = b.c_new if g_hh is not None else None  # LN: c' before its layer norm
+        ctx.save_for_backward(
+            *(h0, c0, mask, alive, w_hh, g_hh, g_c, w_hr),
+            *(b.acts, b.tanh_c, b.m, b.h_in, b.h_st, b.c_st, b.a_raw, c_raw),
+            *(b.a_mean, b.a_rstd, b.c_mean, b.c_rstd),
         )
-        (a_raw_,) = _per_step(L, a_raw)
-        w_t = w_hh.t()
-        cpu, one, two = x.device.type == "cpu", x.new_ones(()), x.new_full((), 2.0)
-        h, c = h0, c0.contiguous()
-        for t, x_t in enumerate(x.unbind(0)):
-            hin = h if mask is None else torch.mul(h, mask, out=h_in_[t])
-            if kernels is not None and ln:
-                stats = [s[t] for s in (*a_stats, *c_stats)]
-                a = torch.mm(hin, w_t, out=a_raw_[t])
-                kernels.ln_forward_step(
-                    a,
-                    x_t,
-                    g_hh,
-                    eps_hh,
-                    c,
-                    g_c,
-                    b_c,
-                    eps_c,
-                    acts_[t],
-                    c_new_[t],
-                    tanh_c_[t],
-                    m_[t],
-                    *stats,
-                )
-            elif kernels is not None:
-                gates = torch.addmm(x_t, hin, w_t)
-                kernels.forward_step(gates, c, acts_[t], c_new_[t], tanh_c_[t], m_[t])
-            else:  # the same step as torch ops
-                if ln:
-                    a, *stats = _layer_norm(torch.mm(hin, w_t, out=a_raw_[t]), g_hh, None, eps_hh)
-                    gates = a.add_(x_t)
-                    a_stats.append(stats)
-                else:
-                    gates = torch.addmm(x_t, hin, w_t)
-                if cpu:  # g = tanh(z) = 2 sigmoid(2z) - 1: one sigmoid for all four gates
-                    gates[:, 2 * H : 3 * H].mul_(two)
-                act = torch.sigmoid(gates, out=acts_[t])
-                i, f, g, o = act.chunk(4, 1)
-                if cpu:
-                    _two_sigmoid_minus_one(g, one)
-                else:
-                    torch.tanh(gates[:, 2 * H : 3 * H], out=g)
-                c_t = torch.mul(f, c, out=c_new_[t]).addcmul_(i, g)
-                if ln:
-                    c_t, *stats = _layer_norm(c_t, g_c, b_c, eps_c)
-                    c_stats.append(stats)
-                tc = _tanh(c_t, out=tanh_c_[t], one=one)
-                torch.mul(o, tc, out=m_[t])
-            if proj:
-                torch.mm(m_[t], w_hr.t(), out=h_new_[t])
-            h = _carry(alive_[t], h_new_[t], h, out=h_st_[t])
-            c = _carry(alive_[t], c_new_[t], c, out=c_st_[t])
-        inputs = (h0, c0, mask, alive, w_hh, g_hh, g_c, b_c, w_hr)
-        buffers = (acts, tanh_c, m, h_in, h_st, c_st, a_raw, c_new if ln else None)
-        if not ln:
-            stats = (None,) * 4
-        elif kernels is not None:
-            stats = (*a_stats, *c_stats)
-        else:
-            stats = (*_stack_stats(a_stats), *_stack_stats(c_stats))
-        ctx.save_for_backward(*inputs, *buffers, *stats)
-        out = h_new if alive is None else h_new * alive
-        return out, h.clone(), c.clone()
+        out = b.h_new if alive is None else b.h_new * alive
+        return out, b.h_n, b.c_n
 
     @staticmethod
     @once_differentiable
     def backward(ctx, d_out, d_hT, d_cT):
-        h0, c0, mask, alive, w_hh, g_hh, g_c, b_c, w_hr = ctx.saved_tensors[:9]
-        acts, tanh_c, m, h_in, h_st, c_st, a_raw, c_raw = ctx.saved_tensors[9:17]
-        a_mean, a_rstd, c_mean, c_rstd = ctx.saved_tensors[17:]
-        L, N, G = acts.shape
-        H = G // 4
-        ln, proj = g_hh is not None, w_hr is not None
-        new = acts.new_empty
-
-        kernels = lstm_kernels() if usable(acts) else None  # compiled per-step kernels, if any
-        i, f, g, o = acts.chunk(4, 2)
-        if kernels is None:
-            # Derivative factors of every step at once: dc' -> d pre of i, f, g (L, N, 3, H),
-            # dm -> d pre of o, and dm -> dc' (k). (The kernels form them row by row.)
-            dc_to_ifg = new(L, N, 3, H)
-            to_i, to_f, to_g = dc_to_ifg.unbind(2)
-            _dsigmoid(g, i, out=to_i)  # g i (1 - i)
-            _with_states_before(_dsigmoid, c0, c_st, f, out=to_f)  # c f (1 - f)
-            _dtanh(i, g, out=to_g)  # i (1 - g^2)
-            dm_to_o = _dsigmoid(tanh_c, o)  # tanh(.) o (1 - o)
-            k = _dtanh(o, tanh_c)  # o (1 - tanh(.)^2)
-        else:
-            dc_to_ifg = dm_to_o = k = None
-            c_in = [c0.contiguous(), *c_st[:-1].unbind(0)]  # the cell state entering each step
-            d_cf = [new(N, H), new(N, H)]  # d c entering a step, alternating between two rows
-
-        d_pre = new(L, N, G)  # d gates before activation, = d x_proj
-        d_h_new = new(L, N, h_st.shape[2])  # dh' of every step (zero where dead)
-        d_m = new(L, N, H) if proj else d_h_new
-        d_a = new(L, N, G) if kernels is not None and ln else None  # LN: d (W_hh h_in)
-        if kernels is not None and ln:  # per-row sums of the gain and bias gradients
-            gain_rows = [acts.new_zeros(N, G), acts.new_zeros(N, H), acts.new_zeros(N, H)]
-        d_a_ = []  # LN with torch ops: d (W_hh h_in) of every step, last step first
-        d_pre_, d_h_new_, d_m_, ifg_, o_, f_, k_, d_a_t = _per_step(
-            L, d_pre, d_h_new, d_m, dc_to_ifg, dm_to_o, f, k, d_a
+        h0, c0, mask, alive, w_hh, g_hh, g_c, w_hr, *buffers = ctx.saved_tensors
+        acts, tanh_c, m, h_in, h_st, c_st, a_raw, c_raw, *stats = buffers
+        kernels = lstm_kernels() if usable(acts) else None
+        loop = _lstm_backward_ops if kernels is None else kernels.scan_backward
+        d_out = d_out if alive is None else d_out * alive  # outputs are h' * alive
+        states = (c0, mask, alive, w_hh, g_hh, g_c, w_hr)
+        d_pre, d_h, d_c, d_h_new, d_m, d_a, d_g_hh, d_g_c, d_b_c = loop(
+            d_out, d_hT, d_cT, *states, acts, tanh_c, c_st, a_raw, c_raw, *stats
         )
-        a_raw_, a_mean_, a_rstd_, c_raw_, c_mean_, c_rstd_, acts_, tanh_c_ = _per_step(
-            L, a_raw, a_mean, a_rstd, c_raw, c_mean, c_rstd, acts, tanh_c
-        )
-        alive_, alive_f_ = _alive_steps(alive, L, acts.dtype)
-        d_out_ = _output_grads(d_out, alive)
-        d_h, d_c = d_hT, d_cT  # gradients w.r.t. the state after step t
-        for t in reversed(range(L)):
-            dh = torch.add(d_out_[t], _grad_new(d_h, alive_f_[t]), out=d_h_new_[t])
-            dm = torch.mm(dh, w_hr, out=d_m_[t]) if proj else dh
-            dc = _grad_new(d_c, alive_f_[t])
-            dp = d_pre_[t]
-            if kernels is not None:
-                dc, dc_f = dc.contiguous(), d_cf[t % 2]
-                if ln:
-                    kernels.ln_backward_step(
-                        dm,
-                        dc,
-                        acts_[t],
-                        tanh_c_[t],
-                        c_in[t],
-                        c_raw_[t],
-                        c_mean_[t],
-                        c_rstd_[t],
-                        g_c,
-                        a_raw_[t],
-                        a_mean_[t],
-                        a_rstd_[t],
-                        g_hh,
-                        dp,
-                        d_a_t[t],
-                        dc_f,
-                        *gain_rows,
-                    )
-                else:
-                    kernels.backward_step(dm, dc, acts_[t], tanh_c_[t], c_in[t], dp, dc_f)
-                dh_prev = torch.mm(d_a_t[t] if ln else dp, w_hh)
-            else:  # the same step as torch ops
-                if ln:
-                    d_lc = dm * k_[t]
-                    dc = dc + _layer_norm_grad(d_lc, c_raw_[t], c_mean_[t], c_rstd_[t], g_c, b_c)
-                else:
-                    dc = torch.addcmul(dc, dm, k_[t])
-                torch.mul(dc.unsqueeze(1), ifg_[t], out=dp[:, : 3 * H].view(N, 3, H))
-                torch.mul(dm, o_[t], out=dp[:, 3 * H :])
-                if ln:
-                    d_a_.append(_layer_norm_grad(dp, a_raw_[t], a_mean_[t], a_rstd_[t], g_hh, None))
-                dh_prev = torch.mm(d_a_[-1] if ln else dp, w_hh)
-                dc_f = dc * f_[t]
-            if mask is not None:
-                dh_prev.mul_(mask)
-            d_h = _grad_old(dh_prev, d_h, alive_[t])
-            d_c = _grad_old(dc_f, d_c, alive_[t])
-
         needs = ctx.needs_input_grad
-        d_g_hh = d_g_c = d_b_c = d_w_hr = None
-        if ln and kernels is not None:
-            d_g_hh, d_g_c, d_b_c = (rows.sum(0) for rows in gain_rows)
-        elif ln:
-            d_a = torch.stack(d_a_[::-1])
-            d_g_hh, _ = _gain_grads(d_pre, a_raw, a_mean, a_rstd, g_hh, None)
-            d_ln_c = d_m * k  # d LN_c(c') of every step
-            d_g_c, d_b_c = _gain_grads(d_ln_c, c_raw, c_mean, c_rstd, g_c, b_c)
-        d_a = d_a if ln else d_pre  # d (W_hh h_in)
         d_w_hh = _recurrent_weight_grad(d_a, h0, h_st, h_in) if needs[5] else None
-        if proj and needs[9]:
+        d_w_hr = None
+        if w_hr is not None and needs[9]:
             d_w_hr = _flat(d_h_new).t().mm(_flat(m))
         return d_pre, d_h, d_c, None, None, d_w_hh, d_g_hh, d_g_c, d_b_c, d_w_hr, None, None
+
+
+class _LSTMBuffers(NamedTuple):
+    """What the forward loop returns (None where an option is off); shapes (L, N, .)."""
+
+    acts: Tensor  # activated gates i, f, g, o (L, N, 4H)
+    c_new: Tensor  # c' (before its layer norm)
+    tanh_c: Tensor  # tanh(c'), tanh(LN(c')) with layer norm
+    h_new: Tensor  # h' (L, N, R)
+    m: Tensor  # o * tanh(.), before the projection (h_new itself without one)
+    a_raw: Tensor | None  # LN: h_in W_hh^T before its layer norm
+    a_mean: Tensor | None  # LN: (L, N, 1) statistics of a_raw and of c'
+    a_rstd: Tensor | None
+    c_mean: Tensor | None
+    c_rstd: Tensor | None
+    h_in: Tensor | None  # recurrent dropout: h * mask, the input of W_hh
+    h_st: Tensor  # lengths: the state after each step (h_new, c_new without lengths)
+    c_st: Tensor
+    h_n: Tensor  # the final state (N, R), (N, H)
+    c_n: Tensor
+
+
+def _lstm_forward_ops(x, h0, c0, mask, alive, w_hh, g_hh, g_c, b_c, w_hr, eps_hh, eps_c):
+    """The forward loop of :class:`_LSTMScan` in torch ops; returns what ``scan_forward`` does,
+    the fields of :class:`_LSTMBuffers` in order."""
+    L, N, G = x.shape
+    H, R = G // 4, w_hh.shape[1]
+    ln, proj = g_hh is not None, w_hr is not None
+    new = x.new_empty
+    acts = new(L, N, G)  # activated gates i, f, g, o
+    c_new, tanh_c = new(L, N, H), new(L, N, H)  # c' and tanh(c') (tanh(LN(c')) with LN)
+    h_new = new(L, N, R)
+    m = new(L, N, H) if proj else h_new  # o * tanh(.), before the projection
+    a_raw = new(L, N, G) if ln else None  # LN: W_hh h_in before its layer norm
+    a_stats, c_stats = [], []  # LN: (mean, rstd) of W_hh h_in and of c', per step
+    h_in = new(L, N, R) if mask is not None else None
+    h_st, c_st = (new(L, N, R), new(L, N, H)) if alive is not None else (h_new, c_new)
+    acts_, c_new_, tanh_c_, h_new_, m_, h_in_, h_st_, c_st_, alive_, a_raw_ = _per_step(
+        L, acts, c_new, tanh_c, h_new, m, h_in, h_st, c_st, alive, a_raw
+    )
+    w_t = w_hh.t()
+    cpu, one, two = x.device.type == "cpu", x.new_ones(()), x.new_full((), 2.0)
+    h, c = h0, c0
+    for t, x_t in enumerate(x.unbind(0)):
+        hin = h if mask is None else torch.mul(h, mask, out=h_in_[t])
+        if ln:
+            a, *stats = _layer_norm(torch.mm(hin, w_t, out=a_raw_[t]), g_hh, None, eps_hh)
+            gates = a.add_(x_t)
+            a_stats.append(stats)
+        else:
+            gates = torch.addmm(x_t, hin, w_t)
+        if cpu:  # g = tanh(z) = 2 sigmoid(2z) - 1: one sigmoid for all four gates
+            gates[:, 2 * H : 3 * H].mul_(two)
+        act = torch.sigmoid(gates, out=acts_[t])
+        i, f, g, o = act.chunk(4, 1)
+        if cpu:
+            _two_sigmoid_minus_one(g, one)
+        else:
+            torch.tanh(gates[:, 2 * H : 3 * H], out=g)
+        c_t = torch.mul(f, c, out=c_new_[t]).addcmul_(i, g)
+        if ln:
+            c_t, *stats = _layer_norm(c_t, g_c, b_c, eps_c)
+            c_stats.append(stats)
+        tc = _tanh(c_t, out=tanh_c_[t], one=one)
+        torch.mul(o, tc, out=m_[t])
+        if proj:
+            torch.mm(m_[t], w_hr.t(), out=h_new_[t])
+        h = _carry(alive_[t], h_new_[t], h, out=h_st_[t])
+        c = _carry(alive_[t], c_new_[t], c, out=c_st_[t])
+    stats = (*_stack_stats(a_stats), *_stack_stats(c_stats)) if ln else (None,) * 4
+    return (acts, c_new, tanh_c, h_new, m, a_raw, *stats, h_in, h_st, c_st, h.clone(), c.clone())
+
+
+def _lstm_backward_ops(d_out, d_hT, d_cT, c0, mask, alive, w_hh, g_hh, g_c, w_hr, *buffers):
+    """The backward loop of :class:`_LSTMScan` in torch ops; returns what ``scan_backward`` does:
+
+    d_pre (= d x), d_h0, d_c0, d_h_new, d_m, d_a (d of W_hh h_in), and with LN the gradients
+    of g_hh, g_c and b_c (else None). ``d_out`` is already zero where a step is dead;
+    ``buffers`` are acts, tanh_c, c_st, a_raw, c_raw, a_mean, a_rstd, c_mean, c_rstd.
+    """
+    acts, tanh_c, c_st, a_raw, c_raw, a_mean, a_rstd, c_mean, c_rstd = buffers
+    L, N, G = acts.shape
+    H = G // 4
+    ln, proj = g_hh is not None, w_hr is not None
+    new = acts.new_empty
+
+    # Derivative factors of every step at once: dc' -> d pre of i, f, g (L, N, 3, H),
+    # dm -> d pre of o, and dm -> dc' (k).
+    i, f, g, o = acts.chunk(4, 2)
+    dc_to_ifg = new(L, N, 3, H)
+    to_i, to_f, to_g = dc_to_ifg.unbind(2)
+    _dsigmoid(g, i, out=to_i)  # g i (1 - i)
+    _with_states_before(_dsigmoid, c0, c_st, f, out=to_f)  # c f (1 - f)
+    _dtanh(i, g, out=to_g)  # i (1 - g^2)
+    dm_to_o = _dsigmoid(tanh_c, o)  # tanh(.) o (1 - o)
+    k = _dtanh(o, tanh_c)  # o (1 - tanh(.)^2)
+
+    d_pre = new(L, N, G)  # d gates before activation, = d x_proj
+    d_h_new = new(L, N, d_out.shape[2])  # dh' of every step (zero where dead)
+    d_m = new(L, N, H) if proj else d_h_new
+    d_a_ = []  # LN: d (W_hh h_in) of every step, last step first
+    d_pre_, d_h_new_, d_m_, ifg_, o_, f_, k_ = _per_step(
+        L, d_pre, d_h_new, d_m, dc_to_ifg, dm_to_o, f, k
+    )
+    a_raw_, a_mean_, a_rstd_, c_raw_, c_mean_, c_rstd_ = _per_step(
+        L, a_raw, a_mean, a_rstd, c_raw, c_mean, c_rstd
+    )
+    alive_, alive_f_ = _alive_steps(alive, L, acts.dtype)
+    d_out_ = d_out.unbind(0)
+    d_h, d_c = d_hT, d_cT  # gradients w.r.t. the state after step t
+    for t in reversed(range(L)):
+        dh = torch.add(d_out_[t], _grad_new(d_h, alive_f_[t]), out=d_h_new_[t])
+        dm = torch.mm(dh, w_hr, out=d_m_[t]) if proj else dh
+        dc = _grad_new(d_c, alive_f_[t])
+        dp = d_pre_[t]
+        if ln:
+            d_lc = dm * k_[t]
+            dc = dc + _layer_norm_grad(d_lc, c_raw_[t], c_mean_[t], c_rstd_[t], g_c, None)
+        else:
+            dc = torch.addcmul(dc, dm, k_[t])
+        torch.mul(dc.unsqueeze(1), ifg_[t], out=dp[:, : 3 * H].view(N, 3, H))
+        torch.mul(dm, o_[t], out=dp[:, 3 * H :])
+        if ln:
+            d_a_.append(_layer_norm_grad(dp, a_raw_[t], a_mean_[t], a_rstd_[t], g_hh, None))
+        dh_prev = torch.mm(d_a_[-1] if ln else dp, w_hh)
+        if mask is not None:
+            dh_prev.mul_(mask)
+        d_h = _grad_old(dh_prev, d_h, alive_[t])
+        d_c = _grad_old(dc * f_[t], d_c, alive_[t])
+
+    if not ln:
+        return d_pre, d_h, d_c, d_h_new, d_m, d_pre, None, None, None
+    d_a = torch.stack(d_a_[::-1])
+    d_g_hh, _ = _gain_grads(d_pre, a_raw, a_mean, a_rstd, g_hh, None)
+    d_ln_c = d_m * k  # d LN_c(c') of every step
+    d_g_c, _ = _gain_grads(d_ln_c, c_raw, c_mean, c_rstd, g_c, None)
+    d_b_c = _sum_rows(d_ln_c)
+    return d_pre, d_h, d_c, d_h_new, d_m, d_a, d_g_hh, d_g_c, d_b_c
 
 
 def _lstm_scan(cell: LSTMCell, x_proj, state: State, mask, alive) -> tuple[Tensor, State]:
