@@ -9,7 +9,8 @@ loss) and an inference step (forward under no_grad) of:
 * the NumPy reference (``rnnkit.reference``: forward + hand-written BPTT), timed in its own phase
   beside a fresh torch baseline, because NumPy and torch threads slow each other when interleaved.
 
-Implementations are timed alternating, block by block, and medians are reported (the machine's
+Implementations are timed alternating, block by block, in an order rotated every round; times
+are medians, and each ratio is the median over rounds of the ratio within a round (the machine's
 speed drifts, see ../shared/PERF-NOTES.md). Prints a table and writes JSON.
 
     python benchmarks/recurrent.py                 # full run (a few minutes on 2 cores)
@@ -42,18 +43,30 @@ SHAPES = [  # (batch, seq, input, hidden, layers)
 ]
 
 
-def median_times(fns: dict[str, Callable[[], None]], repeats: int, inner: int) -> dict[str, float]:
-    """Median seconds per call of each function, timed in alternating blocks after a warm-up."""
+def timed_rounds(
+    fns: dict[str, Callable[[], None]], repeats: int, inner: int
+) -> dict[str, list[float]]:
+    """Seconds per call of each function in every round, after a warm-up.
+
+    A round times one block of ``inner`` calls of each function, in an order rotated from round
+    to round, so that slow drift of the machine's speed lands on every function alike.
+    """
     for fn in fns.values():
         fn()
-    samples: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
+    names = list(fns)
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(repeats):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
             start = time.perf_counter()
             for _ in range(inner):
-                fn()
+                fns[name]()
             samples[name].append((time.perf_counter() - start) / inner)
-    return {name: statistics.median(s) for name, s in samples.items()}
+    return samples
+
+
+def paired_ratio(samples: list[float], base: list[float]) -> float:
+    """Median over rounds of the time ratio within each round."""
+    return statistics.median(a / b for a, b in zip(samples, base, strict=True))
 
 
 def torch_step(module: torch.nn.Module, x: torch.Tensor, train: bool) -> Callable[[], None]:
@@ -81,6 +94,7 @@ def numpy_step(layer, x: np.ndarray, train: bool) -> Callable[[], None]:
 
 
 def bench_shape(family: str, shape: tuple, repeats: int, inner: int) -> dict[str, dict]:
+    """Per mode: median seconds of every implementation and its paired ratio to torch.nn."""
     batch, seq, inputs, hidden, layers = shape
     torch_cls = {"LSTM": torch.nn.LSTM, "GRU": torch.nn.GRU}[family]
     ours_cls = {"LSTM": rnn.LSTM, "GRU": rnn.GRU}[family]
@@ -95,20 +109,25 @@ def bench_shape(family: str, shape: tuple, repeats: int, inner: int) -> dict[str
     result: dict[str, dict] = {}
     for mode in ("train", "infer"):
         fns = {name: torch_step(m, x, mode == "train") for name, m in modules.items()}
-        result[mode] = median_times(fns, repeats, inner)
+        samples = timed_rounds(fns, repeats, inner)
+        base = samples["torch.nn"]
+        result[mode] = {
+            "seconds": {name: statistics.median(s) for name, s in samples.items()},
+            "ratio": {name: paired_ratio(s, base) for name, s in samples.items()},
+        }
 
-    # NumPy phase: its own torch baseline, run in blocks apart from the NumPy timings.
+    # NumPy phase: its own torch baseline, run in blocks apart from the NumPy timings (NumPy
+    # and torch threads slow each other when interleaved), so its ratio is of medians.
     numpy_layer = getattr(ref, family)(inputs, hidden, layers, batch_first=True, seed=0)
     x_np = x.double().numpy()
     for mode in ("train", "infer"):
-        base = median_times(
-            {"torch.nn": torch_step(modules["torch.nn"], x, mode == "train")}, repeats, inner
-        )["torch.nn"]
-        np_time = median_times(
-            {"numpy": numpy_step(numpy_layer, x_np, mode == "train")}, max(3, repeats // 2), 1
-        )["numpy"]
-        result[mode]["numpy"] = np_time
-        result[mode]["numpy_baseline"] = base
+        torch_fn = {"torch.nn": torch_step(modules["torch.nn"], x, mode == "train")}
+        base = statistics.median(timed_rounds(torch_fn, repeats, inner)["torch.nn"])
+        numpy_fn = {"numpy": numpy_step(numpy_layer, x_np, mode == "train")}
+        np_time = statistics.median(timed_rounds(numpy_fn, max(3, repeats // 2), 1)["numpy"])
+        result[mode]["seconds"]["numpy"] = np_time
+        result[mode]["seconds"]["numpy_baseline"] = base
+        result[mode]["ratio"]["numpy"] = np_time / base
     return result
 
 
@@ -134,7 +153,7 @@ def main() -> None:
     print(
         f"torch {torch.__version__}, {args.threads} threads, float32, "
         f"{'freed memory kept' if kept else 'glibc malloc defaults'}; times are medians, "
-        "ratios are to torch.nn in the same run\n"
+        "ratios are medians of per-round ratios to torch.nn in the same run\n"
     )
     header = f"{'family':6} {'B,T,I,H,layers':18} {'mode':5} {'torch.nn':>9}"
     names = ["fused", "cells", "layer_norm", "numpy"]
@@ -142,10 +161,9 @@ def main() -> None:
     for family in ("LSTM", "GRU"):
         for shape in SHAPES:
             result = bench_shape(family, shape, repeats, inner)
-            for mode, times in result.items():
+            for mode, measured in result.items():
+                times, ratios = measured["seconds"], measured["ratio"]
                 base = times["torch.nn"]
-                ratios = {n: times[n] / base for n in ("fused", "cells", "layer_norm")}
-                ratios["numpy"] = times["numpy"] / times["numpy_baseline"]
                 row = {
                     "family": family,
                     "shape": dict(
