@@ -348,7 +348,7 @@ std::vector<Tensor> scan_backward(const Tensor& d_out, const Tensor& d_hT, const
   if (ln) {
     dg_hh = dg_hh.sum(0), dg_c = dg_c.sum(0), db_c = db_c.sum(0);
   }
-  return {d_pre, d_h, d_c.clone(), d_h_new, d_m, d_a, dg_hh, dg_c, db_c};
+  return {d_pre, d_h, d_c, d_h_new, d_m, d_a, dg_hh, dg_c, db_c};
 }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, module) {
