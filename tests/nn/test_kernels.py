@@ -1,4 +1,4 @@
-"""The compiled per-step LSTM kernels (rnnkit.nn.kernels) against the same scan in torch ops.
+"""The compiled LSTM loops (rnnkit.nn.kernels) against the same loops in torch ops.
 
 Every option of the scan is crossed: layer norm, projection, both directions, lengths and
 recurrent dropout. float64 checks the equations (tolerance 1e-10, relative to each tensor's
@@ -91,3 +91,11 @@ def test_state_gradients_through_expanded_grads(monkeypatch):
     kernels.lstm_kernels.cache_clear()
     for a, b in zip(*grads):
         assert torch.allclose(a, b, rtol=0, atol=1e-12)
+
+
+def test_build_name_follows_the_processor():
+    """A cached -march=native build is only loaded on a processor with the same features."""
+    avx2 = kernels.build_name("avx avx2 fma sse4_2")
+    assert avx2 == kernels.build_name("avx avx2 fma sse4_2")
+    assert avx2 != kernels.build_name("avx avx2 avx512f fma sse4_2")
+    assert avx2.isidentifier()  # torch uses the name as the Python module's name

@@ -13,6 +13,7 @@ build fails, or ``RNNKIT_KERNELS=0``.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import platform
 import warnings
@@ -33,6 +34,30 @@ def usable(x: torch.Tensor) -> bool:
     )
 
 
+def build_name(cpu_flags: str) -> str:
+    """The extension's name for a processor with these feature flags.
+
+    The build uses ``-march=native``, and torch caches it by name under the extensions folder,
+    which a home directory shared between machines (a cluster, a container image) carries to
+    other processors. One name per set of instruction-set flags means a cached build is only
+    ever loaded where it was compiled for, not run into an illegal instruction elsewhere.
+    """
+    tag = hashlib.sha256(f"{platform.machine()} {cpu_flags}".encode()).hexdigest()[:10]
+    return f"rnnkit_lstm_kernels_{tag}"
+
+
+def _cpu_flags() -> str:
+    """The instruction-set flags of this processor (Linux's ``/proc/cpuinfo``), or ''."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith(("flags", "Features")):  # x86, Arm
+                    return " ".join(sorted(line.partition(":")[2].split()))
+    except OSError:
+        pass
+    return ""
+
+
 @functools.cache
 def lstm_kernels() -> ModuleType | None:
     """The compiled module (``scan_forward``, ``scan_backward``), or None where it cannot be
@@ -45,7 +70,7 @@ def lstm_kernels() -> ModuleType | None:
         from torch.utils.cpp_extension import load
 
         return load(
-            name="rnnkit_lstm_kernels",
+            name=build_name(_cpu_flags()),
             sources=[str(SOURCE)],
             # -ffast-math lets GCC call libmvec's vector exp/tanh from the `omp simd` loops
             extra_cflags=["-O3", "-march=native", "-ffast-math", "-fopenmp"],
