@@ -76,6 +76,36 @@ def test_kernels_match_torch_ops(
         assert err < tol, err
 
 
+@pytest.mark.parametrize("layer_norm, proj, bidirectional, with_lengths, dropout", CASES)
+def test_inference_kernels_match_torch_ops(
+    monkeypatch, layer_norm, proj, bidirectional, with_lengths, dropout
+):
+    """The inference loops (no per-step buffers kept) agree too, float64 within 1e-10."""
+    torch.manual_seed(0)
+    module = rnn.LSTM(
+        5,
+        12,
+        num_layers=2,
+        fused=False,
+        layer_norm=layer_norm,
+        proj_size=proj,
+        bidirectional=bidirectional,
+        recurrent_dropout=dropout,
+    ).double()
+    x = torch.randn(7, 4, 5, dtype=torch.float64)
+    lengths = torch.tensor([7, 3, 5, 1]) if with_lengths else None
+    results = []
+    for on in (False, True):
+        use_kernels(monkeypatch, on)
+        torch.manual_seed(1)  # the same recurrent-dropout masks in both runs
+        with torch.no_grad():
+            out, (h, c) = module(x, lengths=lengths)
+        results.append((out, h, c))
+    kernels.lstm_kernels.cache_clear()
+    for got, expected in zip(*results):
+        torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-10)
+
+
 def test_state_gradients_through_expanded_grads(monkeypatch):
     """h_n.sum() and c_n.sum() hand the scan expanded (stride-0) gradients."""
     torch.manual_seed(0)

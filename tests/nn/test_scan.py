@@ -166,15 +166,23 @@ def test_backward_twice_with_retain_graph_and_no_double_backward():
         g.sum().backward()
 
 
-def test_runs_without_grad():
-    cell = _cell("gru", True)
-    x_proj = cell.project_input(torch.randn(L, N, I, dtype=F64))
+@pytest.mark.parametrize("name", list(CELLS))
+@pytest.mark.parametrize("layer_norm", [False, True], ids=["plain", "ln"])
+@pytest.mark.parametrize("options", ["plain", "mask+alive"])
+def test_runs_without_grad(name, layer_norm, options):
+    """Without autograd (the LSTM then keeps no per-step buffers) outputs and final states are
+    those of the step loop, in every option."""
+    cell = _cell(name, layer_norm)
+    x_proj = cell.project_input(torch.randn(L, N, I, dtype=F64)).detach()
     state = cell.initial_state(N, dtype=F64)
-    expected, _ = step_loop(cell, x_proj, state, None, None)
+    mask, alive = (_mask(cell), _alive()) if options == "mask+alive" else (None, None)
+    with torch.no_grad():
+        expected = step_loop(cell, x_proj, state, mask, alive)
     for context in (torch.no_grad, torch.inference_mode):
         with context():
-            out, _ = fast_scan(cell)(cell, x_proj, state, None, None)
-        _close(out, expected, 1e-10, context.__name__)
+            out, final = fast_scan(cell)(cell, x_proj, state, mask, alive)
+        for got, want in zip((out, *final), (expected[0], *expected[1]), strict=True):
+            _close(got, want, 1e-10, context.__name__)
 
 
 # ------------------------------------------------------------------------------------ gradcheck

@@ -237,15 +237,20 @@ using Opt = std::optional<Tensor>;
 //   a_mean, a_rstd, c_mean, c_rstd (L, N, 1) (LN only), h_in (L, N, R) (mask only),
 //   h_st (L, N, R), c_st (L, N, H) (the state after each step; h_new, c_new without alive),
 //   h_n (N, R), c_n (N, H).
+// Without `keep` (inference) only h_new, h_n and c_n are meaningful: every other buffer has
+// two rotating slots (2, N, .) instead of L steps.
 std::vector<Tensor> scan_forward(const Tensor& x, const Tensor& h0, const Tensor& c0,
                                  const Opt& mask, const Opt& alive, const Tensor& w_hh,
                                  const Opt& g_hh, const Opt& g_c, const Opt& b_c, const Opt& w_hr,
-                                 double eps_hh, double eps_c) {
+                                 double eps_hh, double eps_c, bool keep) {
   check(x, "x");
   const int64_t L = x.size(0), N = x.size(1), G = x.size(2), H = G / 4, R = w_hh.size(1);
   const bool ln = g_hh.has_value(), proj = w_hr.has_value();
-  auto empty = [&](int64_t K) { return at::empty({L, N, K}, x.options()); };
-  Tensor acts = empty(G), c_new = empty(H), tanh_c = empty(H), h_new = empty(R);
+  const int64_t slots = keep ? L : std::min<int64_t>(L, 2);
+  auto empty = [&](int64_t K) { return at::empty({slots, N, K}, x.options()); };
+  auto step = [](const Tensor& buffer, int64_t t) { return buffer.select(0, t % buffer.size(0)); };
+  Tensor acts = empty(G), c_new = empty(H), tanh_c = empty(H);
+  Tensor h_new = at::empty({L, N, R}, x.options());  // the output: every step, always
   Tensor m = proj ? empty(H) : h_new;
   Tensor a_raw, a_mean, a_rstd, c_mean, c_rstd;
   if (ln) {
@@ -257,17 +262,19 @@ std::vector<Tensor> scan_forward(const Tensor& x, const Tensor& h0, const Tensor
   Tensor gates = ln ? Tensor() : at::empty({N, G}, x.options());
   Tensor h = h0, c = c0.contiguous();
   for (int64_t t = 0; t < L; ++t) {
-    Tensor hin = h, act_t = acts[t], c_t = c_new[t], s_t = tanh_c[t], m_t = m[t], h_t = h_new[t];
+    Tensor hin = h, act_t = step(acts, t), c_t = step(c_new, t), s_t = step(tanh_c, t);
+    Tensor m_t = step(m, t), h_t = h_new[t];
     if (mask) {
-      hin = h_in[t];
+      hin = step(h_in, t);
       at::mul_out(hin, h, *mask);
     }
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "lstm_scan_forward", [&] {
       if (ln) {
-        Tensor a = a_raw[t];
+        Tensor a = step(a_raw, t);
         at::mm_out(a, hin, w_t);
         ln_forward_rows<scalar_t>(a, x[t], *g_hh, eps_hh, c, *g_c, *b_c, eps_c, act_t, c_t, s_t,
-                                  m_t, a_mean[t], a_rstd[t], c_mean[t], c_rstd[t]);
+                                  m_t, step(a_mean, t), step(a_rstd, t), step(c_mean, t),
+                                  step(c_rstd, t));
       } else {
         at::addmm_out(gates, x[t], hin, w_t);
         forward_rows<scalar_t>(gates, c, act_t, c_t, s_t, m_t);
@@ -276,7 +283,7 @@ std::vector<Tensor> scan_forward(const Tensor& x, const Tensor& h0, const Tensor
     if (proj) at::mm_out(h_t, m_t, w_hr_t);
     if (alive) {  // the state is carried unchanged where the step is not alive
       const Tensor alive_t = (*alive)[t];
-      Tensor h_next = h_st[t], c_next = c_st[t];
+      Tensor h_next = step(h_st, t), c_next = step(c_st, t);
       h = at::where_out(h_next, alive_t, h_t, h);
       c = at::where_out(c_next, alive_t, c_t, c);
     } else {

@@ -70,8 +70,12 @@ def fast_scan(cell) -> Callable | None:
 
 # ------------------------------------------------------------------------- alive and per step
 def _per_step(L: int, *tensors: Tensor | None) -> list[list]:
-    """For each tensor, its L per-step views (``unbind(0)``); L Nones for a None."""
-    return [[None] * L if t is None else list(t.unbind(0)) for t in tensors]
+    """For each tensor, its L per-step views (``unbind(0)``); L Nones for a None.
+
+    A buffer with fewer than L rows (the rotating slots of an inference pass) is cycled.
+    """
+    views = [[None] if t is None else list(t.unbind(0)) for t in tensors]
+    return [v if len(v) == L else [v[t % len(v)] for t in range(L)] for v in views]
 
 
 def _carry(alive_t: Tensor | None, new: Tensor, old: Tensor, out: Tensor) -> Tensor:
@@ -241,9 +245,7 @@ class _LSTMScan(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, h0, c0, mask, alive, w_hh, g_hh, g_c, b_c, w_hr, eps_hh, eps_c):
-        kernels = lstm_kernels() if usable(x) else None
-        loop = _lstm_forward_ops if kernels is None else kernels.scan_forward
-        b = _LSTMBuffers(*loop(x, h0, c0, mask, alive, w_hh, g_hh, g_c, b_c, w_hr, eps_hh, eps_c))
+        b = _lstm_forward(x, h0, c0, mask, alive, w_hh, g_hh, g_c, b_c, w_hr, eps_hh, eps_c)
         c_raw = b.c_new if g_hh is not None else None  # LN: c' before its layer norm
         ctx.save_for_backward(
             *(h0, c0, mask, alive, w_hh, g_hh, g_c, w_hr),
@@ -293,21 +295,34 @@ class _LSTMBuffers(NamedTuple):
     c_n: Tensor
 
 
-def _lstm_forward_ops(x, h0, c0, mask, alive, w_hh, g_hh, g_c, b_c, w_hr, eps_hh, eps_c):
+def _lstm_forward(*args, keep: bool = True) -> _LSTMBuffers:
+    """The forward loop over ``_LSTMScan``'s inputs: compiled where the kernels serve, else in
+    torch ops. ``keep=False`` keeps no per-step buffers (inference)."""
+    kernels = lstm_kernels() if usable(args[0]) else None
+    loop = _lstm_forward_ops if kernels is None else kernels.scan_forward
+    return _LSTMBuffers(*loop(*args, keep))
+
+
+def _lstm_forward_ops(x, h0, c0, mask, alive, w_hh, g_hh, g_c, b_c, w_hr, eps_hh, eps_c, keep):
     """The forward loop of :class:`_LSTMScan` in torch ops; returns what ``scan_forward`` does,
-    the fields of :class:`_LSTMBuffers` in order."""
+    the fields of :class:`_LSTMBuffers` in order. Without ``keep`` (inference) only h_new, h_n
+    and c_n are meaningful: the other buffers have two rotating slots instead of L steps."""
     L, N, G = x.shape
     H, R = G // 4, w_hh.shape[1]
     ln, proj = g_hh is not None, w_hr is not None
-    new = x.new_empty
-    acts = new(L, N, G)  # activated gates i, f, g, o
-    c_new, tanh_c = new(L, N, H), new(L, N, H)  # c' and tanh(c') (tanh(LN(c')) with LN)
-    h_new = new(L, N, R)
-    m = new(L, N, H) if proj else h_new  # o * tanh(.), before the projection
-    a_raw = new(L, N, G) if ln else None  # LN: W_hh h_in before its layer norm
+    slots = L if keep else min(L, 2)
+
+    def new(K: int) -> Tensor:
+        return x.new_empty(slots, N, K)
+
+    acts = new(G)  # activated gates i, f, g, o
+    c_new, tanh_c = new(H), new(H)  # c' and tanh(c') (tanh(LN(c')) with LN)
+    h_new = x.new_empty(L, N, R)  # the output: every step, always
+    m = new(H) if proj else h_new  # o * tanh(.), before the projection
+    a_raw = new(G) if ln else None  # LN: W_hh h_in before its layer norm
     a_stats, c_stats = [], []  # LN: (mean, rstd) of W_hh h_in and of c', per step
-    h_in = new(L, N, R) if mask is not None else None
-    h_st, c_st = (new(L, N, R), new(L, N, H)) if alive is not None else (h_new, c_new)
+    h_in = new(R) if mask is not None else None
+    h_st, c_st = (new(R), new(H)) if alive is not None else (h_new, c_new)
     acts_, c_new_, tanh_c_, h_new_, m_, h_in_, h_st_, c_st_, alive_, a_raw_ = _per_step(
         L, acts, c_new, tanh_c, h_new, m, h_in, h_st, c_st, alive, a_raw
     )
@@ -414,7 +429,7 @@ def _lstm_backward_ops(d_out, d_hT, d_cT, c0, mask, alive, w_hh, g_hh, g_c, w_hr
 def _lstm_scan(cell: LSTMCell, x_proj, state: State, mask, alive) -> tuple[Tensor, State]:
     h0, c0 = state
     ln = cell.layer_norm
-    out, h, c = _LSTMScan.apply(
+    args = (
         x_proj,
         h0,
         c0,
@@ -428,6 +443,12 @@ def _lstm_scan(cell: LSTMCell, x_proj, state: State, mask, alive) -> tuple[Tenso
         cell.ln_hh.eps if ln else 0.0,
         cell.ln_c.eps if ln else 0.0,
     )
+    if torch.is_grad_enabled() and any(isinstance(a, Tensor) and a.requires_grad for a in args):
+        out, h, c = _LSTMScan.apply(*args)
+    else:  # nothing to differentiate: keep no per-step buffers for a backward pass
+        b = _lstm_forward(*args, keep=False)
+        out = b.h_new if alive is None else b.h_new * alive
+        h, c = b.h_n, b.c_n
     return out, (h, c)
 
 
