@@ -43,11 +43,8 @@ def outputs_and_grads(module, x, lengths) -> list[torch.Tensor]:
 CASES = list(itertools.product([False, True], [0, 6], [False, True], [False, True], [0.0, 0.3]))
 
 
-@pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-10), (torch.float32, 1e-3)])
-@pytest.mark.parametrize("layer_norm, proj, bidirectional, with_lengths, dropout", CASES)
-def test_kernels_match_torch_ops(
-    monkeypatch, dtype, tol, layer_norm, proj, bidirectional, with_lengths, dropout
-):
+def case(dtype, layer_norm, proj, bidirectional, with_lengths, dropout):
+    """A 2-layer unfused LSTM with these options, a batch (4, 7, 5) and its lengths or None."""
     torch.manual_seed(0)
     module = rnn.LSTM(
         5,
@@ -61,49 +58,47 @@ def test_kernels_match_torch_ops(
         recurrent_dropout=dropout,
     ).to(dtype)
     x = torch.randn(4, 7, 5, dtype=dtype)
-    lengths = torch.tensor([7, 3, 5, 1]) if with_lengths else None
+    return module, x, torch.tensor([7, 3, 5, 1]) if with_lengths else None
 
+
+def without_and_with_kernels(monkeypatch, run) -> tuple:
+    """``run()`` with the torch-op loops, then with the compiled ones."""
     use_kernels(monkeypatch, False)
     assert kernels.lstm_kernels() is None
-    expected = outputs_and_grads(module, x, lengths)
+    expected = run()
     use_kernels(monkeypatch, True)
     assert kernels.lstm_kernels() is not None, "the kernels did not build"
-    got = outputs_and_grads(module, x, lengths)
+    got = run()
     kernels.lstm_kernels.cache_clear()
+    return expected, got
 
-    for g, e in zip(got, expected):
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-10), (torch.float32, 1e-3)])
+@pytest.mark.parametrize("options", CASES)
+def test_kernels_match_torch_ops(monkeypatch, dtype, tol, options):
+    module, x, lengths = case(dtype, *options)
+    expected, got = without_and_with_kernels(
+        monkeypatch, lambda: outputs_and_grads(module, x, lengths)
+    )
+    for g, e in zip(got, expected, strict=True):
         err = ((g - e).abs().max() / (1 + e.abs().max())).item()
         assert err < tol, err
 
 
-@pytest.mark.parametrize("layer_norm, proj, bidirectional, with_lengths, dropout", CASES)
-def test_inference_kernels_match_torch_ops(
-    monkeypatch, layer_norm, proj, bidirectional, with_lengths, dropout
-):
+@pytest.mark.parametrize("options", CASES)
+def test_inference_kernels_match_torch_ops(monkeypatch, options):
     """The inference loops (no per-step buffers kept) agree too, float64 within 1e-10."""
-    torch.manual_seed(0)
-    module = rnn.LSTM(
-        5,
-        12,
-        num_layers=2,
-        fused=False,
-        layer_norm=layer_norm,
-        proj_size=proj,
-        bidirectional=bidirectional,
-        recurrent_dropout=dropout,
-    ).double()
-    x = torch.randn(7, 4, 5, dtype=torch.float64)
-    lengths = torch.tensor([7, 3, 5, 1]) if with_lengths else None
-    results = []
-    for on in (False, True):
-        use_kernels(monkeypatch, on)
+    module, x, lengths = case(torch.float64, *options)
+
+    @torch.no_grad()
+    def run():
         torch.manual_seed(1)  # the same recurrent-dropout masks in both runs
-        with torch.no_grad():
-            out, (h, c) = module(x, lengths=lengths)
-        results.append((out, h, c))
-    kernels.lstm_kernels.cache_clear()
-    for got, expected in zip(*results):
-        torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-10)
+        out, (h, c) = module(x, lengths=lengths)
+        return out, h, c
+
+    expected, got = without_and_with_kernels(monkeypatch, run)
+    for g, e in zip(got, expected, strict=True):
+        torch.testing.assert_close(g, e, rtol=1e-10, atol=1e-10)
 
 
 def test_state_gradients_through_expanded_grads(monkeypatch):
