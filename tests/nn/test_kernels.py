@@ -118,9 +118,22 @@ def test_state_gradients_through_expanded_grads(monkeypatch):
         assert torch.allclose(a, b, rtol=0, atol=1e-12)
 
 
-def test_build_name_follows_the_processor():
-    """A cached -march=native build is only loaded on a processor with the same features."""
-    avx2 = kernels.build_name("avx avx2 fma sse4_2")
-    assert avx2 == kernels.build_name("avx avx2 fma sse4_2")
-    assert avx2 != kernels.build_name("avx avx2 avx512f fma sse4_2")
+def test_build_name_follows_the_processor_and_the_source():
+    """A cached -march=native build is only loaded on a processor with the same features, and
+    only while its source is the current one."""
+    avx2 = kernels.build_name("avx avx2 fma sse4_2", "source")
+    assert avx2 == kernels.build_name("avx avx2 fma sse4_2", "source")
+    assert avx2 != kernels.build_name("avx avx2 avx512f fma sse4_2", "source")
+    assert avx2 != kernels.build_name("avx avx2 fma sse4_2", "edited source")
     assert avx2.isidentifier()  # torch uses the name as the Python module's name
+
+
+def test_is_built_finds_the_cached_build(monkeypatch, tmp_path):
+    """What decides the "compiling ... once" notice: a build under this name in torch's
+    extensions folder."""
+    use_kernels(monkeypatch, True)
+    assert kernels.lstm_kernels() is not None, "the kernels did not build"
+    name = kernels.build_name(kernels._cpu_flags(), kernels.SOURCE.read_text(encoding="utf-8"))
+    assert kernels._is_built(name)
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
+    assert not kernels._is_built(name)

@@ -4,10 +4,10 @@ The LSTM scan (:mod:`rnnkit.nn.scan`) hands its whole forward and backward time 
 the per-step matrix products go through ATen, and each step's element-wise work — gates, cell,
 layer norms, and their backward — is one pass per batch row instead of a dozen small torch ops
 (see ``docs/speed.md`` for the measurements). :func:`lstm_kernels` compiles the source with
-``torch.utils.cpp_extension`` the first time it is needed (about 30 s; cached afterwards under
-``TORCH_EXTENSIONS_DIR``, by default ``~/.cache/torch_extensions``) and returns the module, or
-None — then the scan runs the same equations as torch ops — when there is no C++ compiler, the
-build fails, or ``RNNKIT_KERNELS=0``.
+``torch.utils.cpp_extension`` the first time it is needed (30-60 s, announced on stderr; cached
+afterwards under ``TORCH_EXTENSIONS_DIR``, by default ``~/.cache/torch_extensions``, once per
+processor type and source) and returns the module, or None — then the scan runs the same loops
+in torch ops — when there is no C++ compiler, the build fails, or ``RNNKIT_KERNELS=0``.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import functools
 import hashlib
 import os
 import platform
+import sys
 import warnings
 from pathlib import Path
 from types import ModuleType
@@ -34,16 +35,27 @@ def usable(x: torch.Tensor) -> bool:
     )
 
 
-def build_name(cpu_flags: str) -> str:
-    """The extension's name for a processor with these feature flags.
+def build_name(cpu_flags: str, source: str) -> str:
+    """The extension's name for this source on a processor with these feature flags.
 
     The build uses ``-march=native``, and torch caches it by name under the extensions folder,
     which a home directory shared between machines (a cluster, a container image) carries to
     other processors. One name per set of instruction-set flags means a cached build is only
-    ever loaded where it was compiled for, not run into an illegal instruction elsewhere.
+    ever loaded where it was compiled for, not run into an illegal instruction elsewhere; and
+    one per source means a cached build under this name is always the current one.
     """
-    tag = hashlib.sha256(f"{platform.machine()} {cpu_flags}".encode()).hexdigest()[:10]
-    return f"rnnkit_lstm_kernels_{tag}"
+    key = f"{platform.machine()} {cpu_flags}\n{source}"
+    return f"rnnkit_lstm_kernels_{hashlib.sha256(key.encode()).hexdigest()[:10]}"
+
+
+def _is_built(name: str) -> bool:
+    """Whether torch's extensions folder already holds a build under this name."""
+    try:
+        from torch.utils.cpp_extension import _get_build_directory
+
+        return (Path(_get_build_directory(name, False)) / f"{name}.so").exists()
+    except Exception:  # a private helper of torch's: if it changes, only the notice is lost
+        return True
 
 
 def _cpu_flags() -> str:
@@ -69,8 +81,16 @@ def lstm_kernels() -> ModuleType | None:
     try:
         from torch.utils.cpp_extension import load
 
+        name = build_name(_cpu_flags(), SOURCE.read_text(encoding="utf-8"))
+        if not _is_built(name):
+            print(
+                "rnnkit: compiling the LSTM kernels for this processor, once (30-60 s; "
+                "RNNKIT_KERNELS=0 runs without them)",
+                file=sys.stderr,
+                flush=True,
+            )
         return load(
-            name=build_name(_cpu_flags()),
+            name=name,
             sources=[str(SOURCE)],
             # -ffast-math lets GCC call libmvec's vector exp/tanh from the `omp simd` loops
             extra_cflags=["-O3", "-march=native", "-ffast-math", "-fopenmp"],
