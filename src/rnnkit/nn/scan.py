@@ -252,8 +252,7 @@ class _LSTMScan(torch.autograd.Function):
             *(b.acts, b.tanh_c, b.m, b.h_in, b.h_st, b.c_st, b.a_raw, c_raw),
             *(b.a_mean, b.a_rstd, b.c_mean, b.c_rstd),
         )
-        out = b.h_new if alive is None else b.h_new * alive
-        return out, b.h_n, b.c_n
+        return b.output(alive), b.h_n, b.c_n
 
     @staticmethod
     @once_differentiable
@@ -293,6 +292,10 @@ class _LSTMBuffers(NamedTuple):
     c_st: Tensor
     h_n: Tensor  # the final state (N, R), (N, H)
     c_n: Tensor
+
+    def output(self, alive: Tensor | None) -> Tensor:
+        """The layer's output: h' of every step, zero where a step is not alive."""
+        return self.h_new if alive is None else self.h_new * alive
 
 
 def _lstm_forward(*args, keep: bool = True) -> _LSTMBuffers:
@@ -447,8 +450,7 @@ def _lstm_scan(cell: LSTMCell, x_proj, state: State, mask, alive) -> tuple[Tenso
         out, h, c = _LSTMScan.apply(*args)
     else:  # nothing to differentiate: keep no per-step buffers for a backward pass
         b = _lstm_forward(*args, keep=False)
-        out = b.h_new if alive is None else b.h_new * alive
-        h, c = b.h_n, b.c_n
+        out, h, c = b.output(alive), b.h_n, b.c_n
     return out, (h, c)
 
 
