@@ -43,11 +43,10 @@ import numpy as np
 import torch
 
 from rnnkit.config import parse_flags, resolve, to_dict
-from rnnkit.tasks.anomaly import AnomalyConfig, load_nab
-from rnnkit.tasks.anomaly.data import NAB_FOLDERS
-from rnnkit.tasks.anomaly.detectors import Detector
+from rnnkit.data.datasets.nab import FOLDERS as NAB_FOLDERS
+from rnnkit.data.datasets.nab import load_nab
+from rnnkit.tasks.anomaly import AnomalyConfig, fit_detector, load_detector
 from rnnkit.tasks.anomaly.nab import events_from_flags, score_file, summarise
-from rnnkit.tasks.anomaly.task import fit_detector
 
 METHODS = ("autoencoder", "forecast", "ocsvm", "iforest")
 REPO = Path(__file__).resolve().parents[1]
@@ -94,20 +93,24 @@ def train_all(method: str, files, base: AnomalyConfig, runs: Path, reuse: bool) 
         run = runs / method / f.key.replace("/", "__").removesuffix(".csv")
         started = time.perf_counter()
         try:
-            if reuse and (run / "detector.json").is_file():
-                detector = Detector.from_run(run)
+            if reuse and (run / "metrics.json").is_file():
+                detector = load_detector(run)
             else:
                 if run.exists():
                     shutil.rmtree(run)
                 config = replace(
                     base,
                     data=replace(
-                        base.data, path=str(f.series.source), order="keep", train_rows=f.probation
+                        base.data,
+                        path=str(f.series.source),
+                        order="keep",
+                        duplicates="keep",
+                        train_rows=f.probation,
                     ),
                     model=replace(base.model, method=method),
                 )
                 detector = fit_detector(config, run)
-            raw = detector.raw_scores(f.series.values)
+            raw = detector.raw_scores(f.series.values())
         except ValueError as error:  # e.g. art_flatline: constant over its training records
             out[f.key] = {"error": str(error), "seconds": time.perf_counter() - started}
             print(f"  {method:11s} {f.key:58s} skipped: {str(error)[:90]}", flush=True)

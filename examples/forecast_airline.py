@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from rnnkit.config import resolve
-from rnnkit.tasks.forecast import ForecastConfig, ForecastTask
+from rnnkit.tasks.forecast import TASK, ForecastConfig
 from rnnkit.train import fit
 
 FILE = Path("airline-passengers") / "airline-passengers.csv"
@@ -57,7 +57,7 @@ def main() -> None:
         },
     )
     with tempfile.TemporaryDirectory() as tmp:
-        result = fit(ForecastTask(), config, out=args.out or Path(tmp) / "airline")
+        result = fit(TASK, config, out=args.out or Path(tmp) / "airline")
     test = result.metrics["test"]
     rows = {"LSTM (rnnkit)": test["original"]}
     rows.update({name: b["original"] for name, b in test["baselines"].items()})

@@ -1,4 +1,4 @@
-"""A word-level language model on a tiny corpus — the seed literature's example, working.
+"""A word-level language model on a tiny corpus — the classic tutorial example, working.
 
 The published versions of this example no longer run: the Keras one builds its vocabulary with
 ``keras.preprocessing.text.Tokenizer``, which Keras 3 removed, and the torchtext one uses
@@ -58,6 +58,7 @@ def main() -> None:
                 "train.batch_size": "2",
                 "train.epochs": "40",
                 "train.early_stopping": "0",
+                "train.eval_train": "true",  # report the training perplexity below
                 "train.progress": "false",
             },
         )

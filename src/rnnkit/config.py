@@ -234,17 +234,23 @@ def build(
     return _construct(cls, kwargs, "")
 
 
-def unknown_key_message(key: str, valid: list[str]) -> str:
-    """``unknown key 'optim.l' — did you mean 'optim.lr'?`` (or the list of sections)."""
+def unknown_key_message(key: str, valid: list[str], what: str = "key") -> str:
+    """``unknown key 'optim.l' — did you mean 'optim.lr'?``, or what the valid names are.
+
+    ``what`` names the kind of name (``key``, ``task``, ``preset``...); for dotted keys the
+    fallback lists the sections, for other names the valid names themselves.
+    """
     close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
-    if not close:  # try the last part alone: "--lr" -> "optim.lr"
+    if not close and what == "key":  # try the last part alone: "--lr" -> "optim.lr"
         tails = {v.rpartition(".")[2]: v for v in valid}
         hit = difflib.get_close_matches(key.rpartition(".")[2], list(tails), n=1, cutoff=0.75)
         close = [tails[hit[0]]] if hit else []
     if close:
-        return f"unknown key '{key}' — did you mean '{close[0]}'?"
-    sections = sorted({v.partition(".")[0] for v in valid if "." in v})
-    return f"unknown key '{key}' (valid sections: {', '.join(sections)})"
+        return f"unknown {what} '{key}' — did you mean '{close[0]}'?"
+    if what == "key":
+        sections = sorted({v.partition(".")[0] for v in valid if "." in v})
+        return f"unknown key '{key}' (valid sections: {', '.join(sections)})"
+    return f"unknown {what} '{key}' (choose from: {', '.join(valid) or 'none'})"
 
 
 def read_yaml(path: str | Path) -> dict[str, tuple[Any, str]]:

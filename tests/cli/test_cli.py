@@ -1,25 +1,16 @@
 """The `rnnkit` command, run as a user runs it: in a subprocess."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
+import shutil
 
 import numpy as np
 import pytest
 import yaml
 
-SCRIPT = Path(sys.executable).parent / "rnnkit"
-COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "rnnkit.cli.main"]
+from rnnkit import __version__
+from support.cli import one_clean_error, rnnkit
+
 QUICK = ["--model.hidden_size", "8", "--train.progress", "false", "--train.eval_train", "false"]
-
-
-def rnnkit(*args, timeout=300):
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    return subprocess.run(
-        [*COMMAND, *map(str, args)], capture_output=True, text=True, timeout=timeout, env=env
-    )
 
 
 def test_help_lists_tasks_with_examples():
@@ -59,17 +50,12 @@ def test_config_prints_yaml_that_reads_back(tmp_path):
     ],
 )
 def test_bad_settings_exit_2_with_one_clear_line(args, message):
-    done = rnnkit("classify", "train", *args)
-    assert done.returncode == 2
-    assert message in done.stderr
-    assert "Traceback" not in done.stderr + done.stdout
+    assert message in one_clean_error(rnnkit("classify", "train", *args), 2)
 
 
 def test_missing_data_file_is_a_clear_error(tmp_path):
-    done = rnnkit("classify", "train", "--data", tmp_path / "nope.npz", *QUICK)
-    assert done.returncode == 1
-    assert "data file not found" in done.stderr and "nope.npz" in done.stderr
-    assert "Traceback" not in done.stderr
+    line = one_clean_error(rnnkit("classify", "train", "--data", tmp_path / "nope.npz", *QUICK), 1)
+    assert "data file not found" in line and "nope.npz" in line
 
 
 @pytest.fixture(scope="module")
@@ -93,29 +79,42 @@ def trained(tmp_path_factory):
         "--out",
         root / "run",
         "--train.epochs",
-        "2",
+        "8",
         *QUICK,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return root, done
 
 
-def test_train_prints_test_accuracy_and_the_run_directory(trained):
+def test_train_prints_headline_metrics_and_the_run_directory(trained):
     root, done = trained
-    assert "test accuracy:" in done.stdout
-    assert f"run directory: {root / 'run'}" in done.stdout
     metrics = json.loads((root / "run" / "metrics.json").read_text())
-    assert {"train", "validation", "test", "wall_time_s", "parameters"} <= set(metrics) - {
-        "train"
-    } | {"train"}
-    assert 0.0 <= metrics["test"]["accuracy"] <= 1.0
+    test = metrics["test"]
+    assert (
+        f"test: loss {test['loss']:.4f}, accuracy {test['accuracy']:.4f}, f1 {test['f1']:.4f}"
+        in done.stdout.splitlines()
+    )
+    assert f"run directory: {root / 'run'}" in done.stdout
+    assert {"validation", "test", "wall_time_s", "parameters", "version"} <= set(metrics)
+    assert metrics["version"] == __version__
+    confusion = np.array(test["confusion"])
+    assert confusion.sum() == 40  # every test sequence, once
+    assert test["accuracy"] == pytest.approx(np.trace(confusion) / 40)
+    assert test["accuracy"] > 0.6  # three well-separated classes: chance is 1/3
+
+
+def test_checkpoints_record_the_package_version(trained):
+    root, _ = trained
+    info = json.loads((root / "run" / "checkpoints" / "best" / "checkpoint.json").read_text())
+    assert info["rnnkit_version"] == __version__ and info["task"] == "classify"
 
 
 def test_evaluate_and_predict_from_the_run(trained):
     root, _ = trained
     done = rnnkit("classify", "evaluate", "--run", root / "run")
     assert done.returncode == 0, done.stderr
-    assert "accuracy" in json.loads(done.stdout)
+    metrics = json.loads((root / "run" / "metrics.json").read_text())
+    assert json.loads(done.stdout)["accuracy"] == metrics["test"]["accuracy"]
     done = rnnkit(
         "classify",
         "predict",
@@ -127,28 +126,24 @@ def test_evaluate_and_predict_from_the_run(trained):
         root / "p.csv",
     )
     assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"wrote 40 predictions to {root / 'p.csv'}"
     lines = (root / "p.csv").read_text().splitlines()
     assert lines[0].startswith("index,prediction,confidence") and len(lines) == 41
 
 
 def test_resume_continues_a_run(trained, tmp_path):
     root, _ = trained
-    import shutil
-
     shutil.copytree(root / "run", tmp_path / "run")
-    done = rnnkit("classify", "train", "--resume", tmp_path / "run", "--train.epochs", "3")
+    done = rnnkit("classify", "train", "--resume", tmp_path / "run", "--train.epochs", "10")
     assert done.returncode == 0, done.stderr[-2000:]
-    assert len((tmp_path / "run" / "log.csv").read_text().splitlines()) == 1 + 3
+    assert len((tmp_path / "run" / "log.csv").read_text().splitlines()) == 1 + 10
 
 
 def test_corrupt_checkpoint_is_refused_without_traceback(trained, tmp_path):
     root, _ = trained
-    import shutil
-
     shutil.copytree(root / "run", tmp_path / "run")
     weights = tmp_path / "run" / "checkpoints" / "best" / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:100])
     done = rnnkit("classify", "predict", "--run", tmp_path / "run", "--input", root / "data.npz")
-    assert done.returncode == 1
-    assert "model.safetensors" in done.stderr and "truncated" in done.stderr
-    assert "Traceback" not in done.stderr
+    line = one_clean_error(done, 1)
+    assert "model.safetensors" in line and "truncated" in line

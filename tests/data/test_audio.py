@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import scipy.io.wavfile
 
-from rnnkit.data.audio import load_fsdd, log_mel, mel_filterbank, mfcc, power_spectrum, read_wav
+from rnnkit.data.audio import log_mel, mel_filterbank, mfcc, power_spectrum, read_wav
+from rnnkit.data.datasets.fsdd import load_fsdd
 
 
 def tone(freq: float, sr: int = 8000, seconds: float = 0.5) -> np.ndarray:

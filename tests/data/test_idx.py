@@ -9,8 +9,9 @@ import struct
 import numpy as np
 import pytest
 
+from rnnkit.data.datasets.mnist import load_idx_dir, load_mnist
 from rnnkit.data.fetch import RemoteFile, ensure_file
-from rnnkit.data.idx import load_idx_dir, load_idx_pair, load_mnist, read_idx
+from rnnkit.data.idx import load_idx_pair, read_idx
 
 
 def write_idx(path, array: np.ndarray, magic_type: int = 0x08, compress: bool = True) -> None:

@@ -1,10 +1,11 @@
-"""Padding, masks, splits, batch access and the digits loader."""
+"""Padding, masks, batch access and the digits loader."""
 
 import numpy as np
 import pytest
 import torch
 
-from rnnkit.data import Sequences, TensorBatches, length_mask, load_digits, pad_sequences, split
+from rnnkit.data import TensorBatches, length_mask, pad_sequences
+from rnnkit.data.datasets.digits import load_digits
 
 
 def test_pad_sequences_and_mask():
@@ -15,19 +16,6 @@ def test_pad_sequences_and_mask():
     assert x.sum() == 3 * (2 + 4 + 1)
     with pytest.raises(ValueError, match="same number of features"):
         pad_sequences([np.ones((2, 3)), np.ones((2, 4))])
-
-
-def test_split_is_stratified_disjoint_and_seeded():
-    y = np.repeat(np.arange(4), 25)
-    data = Sequences(
-        np.arange(100, dtype=np.float32).reshape(100, 1, 1), np.ones(100, dtype=np.int64), y
-    )
-    rest, part = split(data, 0.2, seed=3)
-    assert len(part) == 20 and len(rest) == 80
-    assert np.bincount(part.y).tolist() == [5, 5, 5, 5]
-    assert not set(part.x.ravel()) & set(rest.x.ravel())
-    again, _ = split(data, 0.2, seed=3)
-    np.testing.assert_array_equal(again.x, rest.x)
 
 
 def test_tensor_batches_trim_to_longest_in_batch():

@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
+from rnnkit.data.datasets.nab import load_nab, probation_length
 from rnnkit.tasks.anomaly.nab import (
     PROFILES,
     events_from_flags,
-    probation_length,
     scaled_sigmoid,
     score_file,
     summarise,
@@ -128,8 +128,6 @@ def test_bad_windows_are_refused(windows, match):
 
 
 def test_perfect_and_null_detectors_on_the_real_nab_labels(shared_datasets):
-    from rnnkit.tasks.anomaly import load_nab
-
     files = load_nab(shared_datasets)
     assert len(files) == 35 and sum(len(f.windows) for f in files) == 55
     assert all(f.probation <= s for f in files for s, _ in f.windows)

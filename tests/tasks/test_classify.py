@@ -83,8 +83,9 @@ def test_run_end_to_end_on_a_file_with_a_test_split(tmp_path):
 
     run = load_run(task, tmp_path / "run")
     inputs = task.read_inputs(_npz(tmp_path / "new.npz", seed=1), run.config, run.state)
-    predictions = predict_run(run, inputs, progress=False)
-    task.write_predictions(tmp_path / "pred.csv", predictions, run.state)
+    predictions = predict_run(run, inputs.source, progress=False)
+    rows = task.write_predictions(tmp_path / "pred.csv", predictions, inputs, run.context("input"))
+    assert rows == 60
     lines = (tmp_path / "pred.csv").read_text().splitlines()
     assert lines[0] == "index,prediction,confidence,p_0,p_1" and len(lines) == 61
     truth = np.load(tmp_path / "new.npz", allow_pickle=True)["y_test"]  # our own file

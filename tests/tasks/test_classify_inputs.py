@@ -16,6 +16,7 @@ from PIL import Image
 
 from rnnkit.cli.main import main as rnnkit_main
 from rnnkit.config import resolve
+from rnnkit.data.scaling import scaler_from_state
 from rnnkit.tasks import get_task
 from rnnkit.tasks.classify import ConvColumns, EncoderConfig, SequenceClassifier
 from rnnkit.train import fit, load_run, predict_run
@@ -62,8 +63,9 @@ def test_real_mnist_modes_end_to_end_on_a_subset(shared_datasets, tmp_path, mode
     }
     result = fit(task, resolve(task.config_class, flags=flags), tmp_path / "run")
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert 0.0 <= metrics["test"]["accuracy"] <= 1.0
-    assert np.array(metrics["test"]["confusion"]).sum() == 200  # the limited test split
+    confusion = np.array(metrics["test"]["confusion"])
+    assert confusion.shape == (10, 10) and confusion.sum() == 200  # the limited test split
+    assert metrics["test"]["accuracy"] == pytest.approx(np.trace(confusion) / 200)
     assert (tmp_path / "run" / "confusion_test.png").is_file()
     loaded = load_run(task, result.run_dir)
     assert loaded.state["kind"] == "image" and loaded.state["num_features"] == features
@@ -78,8 +80,8 @@ def test_permuted_mode_is_the_pixel_sequence_under_a_fixed_permutation(tmp_path)
         flags = {"data.dataset": "mnist", "data.data_dir": str(folder), "data.mode": mode}
         config = resolve(task.config_class, flags={**flags, "data.permutation_seed": seed})
         data = task.load_data(config)
-        scale = np.asarray(data.state["std"]) * data.test.tensors["x"].numpy()
-        return scale + np.asarray(data.state["mean"]), data.state
+        scaler = scaler_from_state(data.state["scaler"])
+        return scaler.inverse_transform(data.test.tensors["x"].numpy()), data.state
 
     pixels, _ = test_x("pixels")
     permuted, state = test_x("permuted")
@@ -123,7 +125,7 @@ def test_cnn_rnn_learns_and_predicts_png_npy_and_folders(tmp_path):
     result = fit(task, resolve(task.config_class, flags=flags), tmp_path / "run")
     assert result.metrics["test"]["accuracy"] >= 0.9
     # the same test images through files: PNG (uint8), NPY stack, a folder of both
-    from rnnkit.data.idx import load_idx_dir
+    from rnnkit.data.datasets.mnist import load_idx_dir
 
     images, _ = load_idx_dir(folder, "test")
     inputs = tmp_path / "inputs"
@@ -146,19 +148,20 @@ def test_cnn_rnn_learns_and_predicts_png_npy_and_folders(tmp_path):
 
 
 def test_presets_sit_under_yaml_and_flags(tmp_path, capsys):
-    assert _cli("config", "--preset", "seed-mnist", "--train.epochs", "7") == 0
+    assert _cli("config", "--preset", "tutorial-mnist", "--train.epochs", "7") == 0
     shown = capsys.readouterr().out
     for line in ("dataset: mnist", "num_layers: 2", "hidden_size: 128", "lr: 0.001"):
         assert line in shown
     assert "batch_size: 100" in shown and "epochs: 7" in shown  # the flag wins
     (tmp_path / "c.yaml").write_text("optim:\n  lr: 0.005\n")
-    assert _cli("config", "--preset", "seed-mnist", "--config", tmp_path / "c.yaml") == 0
+    assert _cli("config", "--preset", "tutorial-mnist", "--config", tmp_path / "c.yaml") == 0
     shown = capsys.readouterr().out
     assert "lr: 0.005" in shown and "epochs: 5" in shown
-    assert _cli("config", "--preset", "seed-mnist", "--data-dir", tmp_path) == 0
-    assert f"data_dir: {tmp_path}" in capsys.readouterr().out  # the issue's --data-dir spelling
-    assert _cli("config", "--preset", "seed-mnst") == 2
-    assert "unknown preset 'seed-mnst' — did you mean 'seed-mnist'?" in capsys.readouterr().err
+    assert _cli("config", "--preset", "tutorial-mnist", "--data-dir", tmp_path) == 0
+    assert f"data_dir: {tmp_path}" in capsys.readouterr().out  # the short form --data-dir
+    assert _cli("config", "--preset", "tutorial-mnst") == 2
+    message = "unknown preset 'tutorial-mnst' — did you mean 'tutorial-mnist'?"
+    assert message in capsys.readouterr().err
     task = get_task("classify")
     for values in task.presets.values():  # every preset builds a valid configuration
         resolve(task.config_class, flags={k: str(v) for k, v in values.items()})

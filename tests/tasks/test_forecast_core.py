@@ -10,12 +10,17 @@ import pandas as pd
 import pytest
 import torch
 
+from rnnkit.config import resolve
 from rnnkit.data import timeseries as ts
+from rnnkit.data.windows import sliding_windows
+from rnnkit.tasks.forecast import TASK, ForecastConfig, metrics
 from rnnkit.tasks.forecast import baselines as bl
-from rnnkit.tasks.forecast import metrics
 from rnnkit.tasks.forecast.data import prepare, resolve_columns
-from rnnkit.tasks.forecast.evaluate import evaluate, forecast_ahead
 from rnnkit.tasks.forecast.model import Forecaster, pinball_loss
+from rnnkit.tasks.forecast.report import build_report
+from rnnkit.tasks.forecast.task import data_state, prediction_windows
+from rnnkit.train import Context, Inputs
+from rnnkit.train.evaluation import collect, predict
 
 
 def synthetic(n=400, freq="h", seed=0) -> ts.TimeSeries:
@@ -141,14 +146,21 @@ def test_recursive_forecast_feeds_back_one_step():
 
 
 @pytest.mark.parametrize("strategy", ["direct", "recursive"])
-def test_forecast_ahead_timestamps(strategy):
+def test_forecast_ahead_timestamps(strategy, tmp_path):
+    """The predict hooks forecast the steps after the series' last row, on its timestamps."""
     series = synthetic()
     prep = prepare(series, mode="S", targets=("y",), lookback=24, horizon=6, calendar=True)
     model = Forecaster(1, 1, 6, n_known=prep.z_known.shape[1], hidden_size=8, strategy=strategy)
-    frame = forecast_ahead(prep, model)
+    state = data_state(prep)
+    inputs = Inputs(prediction_windows(series, None, state))
+    predictions = predict(TASK, model, inputs.source, 64)
+    assert len(predictions["forecast"]) == 1  # only the window whose future is unknown
+    ctx = Context(resolve(ForecastConfig), state, "input")
+    assert TASK.write_predictions(tmp_path / "ahead.csv", predictions, inputs, ctx) == 6
+    frame = pd.read_csv(tmp_path / "ahead.csv", index_col=0, parse_dates=True)
     expected = pd.date_range(series.index[-1] + pd.Timedelta("1h"), periods=6, freq="h")
     assert list(frame.columns) == ["y"] and frame.shape == (6, 1)
-    assert frame.index.equals(expected)
+    assert frame.index.equals(expected) and np.isfinite(frame.to_numpy()).all()
 
 
 # ---------------------------------------------------------------------------- baselines, metrics
@@ -200,13 +212,28 @@ def test_metrics_values():
 def test_evaluate_report_has_baselines_and_backtest(tmp_path):
     prep = prepare(synthetic(), mode="S", targets=("y",), lookback=24, horizon=6)
     model = Forecaster(1, 1, 6, hidden_size=8, quantiles=(0.1, 0.5, 0.9))
-    report = evaluate(prep, model, baselines=("naive", "seasonal_naive", "mean"), plot_dir=tmp_path)
+    _, outputs = collect(TASK, model, prep.dataset("test"), 512)
+    origins = outputs["start"].numpy() + prep.lookback - 1
+    np.testing.assert_array_equal(origins, prep.origins("test"))  # every test window, in order
+    raw = outputs["pred"].double().numpy()
+    baselines = ("naive", "seasonal_naive", "mean")
+    report = build_report(prep, raw, model.quantiles, origins, baselines=baselines,
+                          plot_dir=tmp_path)  # fmt: skip
     assert set(report["scaled"]) == {"model", "naive", "seasonal_naive", "mean"}
     assert set(report["original"]["naive"]) == {"mae", "rmse", "mape", "smape"}
     assert len(report["by_step_mae"]["model"]) == 6
     assert report["backtest"]["folds"][:2] == [0, 6]
     assert 0.0 <= report["interval"]["coverage"] <= 1.0
     assert {p.split("/")[-1] for p in report["plots"]} == {"error_by_step.png", "forecast_y.png"}
+    assert report["windows"] == len(origins) and report["targets"] == ["y"]
+    # the naive baseline repeats the last observed value: its error follows from the data alone
+    z = prep.z_obs[:, 0]
+    true = np.stack([z[o + 1 : o + 7] for o in origins])
+    naive_mae = np.abs(true - z[origins, None]).mean()
+    assert report["scaled"]["naive"]["mae"] == pytest.approx(naive_mae)
+    np.testing.assert_allclose(outputs["true"][..., 0].numpy(), true, atol=1e-6)
+    model_mae = np.abs(raw[:, :, 0, model.quantiles.index(0.5)] - true).mean()
+    assert report["scaled"]["model"]["mae"] == pytest.approx(model_mae)
 
 
 def test_backtest_folds_by_hand():
@@ -253,7 +280,7 @@ def test_trained_quantile_model_is_calibrated(one_thread):
     n, L, H = 3000, 24, 4
     t = np.arange(n)
     y = np.sin(2 * np.pi * t / 24) + 0.3 * rng.normal(size=n)
-    windows = torch.as_tensor(ts.sliding_windows(y[:, None], L + H), dtype=torch.float32)
+    windows = torch.as_tensor(sliding_windows(y[:, None], L + H), dtype=torch.float32)
     train, test = windows[:2000], windows[2200:]
     model = Forecaster(1, 1, H, hidden_size=16, norm="none", quantiles=(0.1, 0.5, 0.9))
     untrained = metrics.interval_metrics(

@@ -4,8 +4,7 @@ and the ``rnnkit forecast`` command through a subprocess."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+import re
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +13,13 @@ import pytest
 import torch
 
 from rnnkit.config import resolve
-from rnnkit.tasks.forecast import ForecastConfig, ForecastTask
-from rnnkit.tasks.forecast.evaluate import forecast_ahead
-from rnnkit.train import load_run
+from rnnkit.data.timeseries import calendar_features
+from rnnkit.tasks.forecast import ForecastConfig, Forecaster, ForecastTask
+from rnnkit.tasks.forecast.data import Prepared
+from rnnkit.tasks.forecast.task import prepare_series
+from rnnkit.train import evaluate_run, load_run, predict_run
+from support.cli import one_clean_error, rnnkit
 
-RNNKIT = Path(sys.executable).with_name("rnnkit")
 FAST = {
     "data.time_column": "time",
     "data.lookback": 24,
@@ -45,6 +46,47 @@ def write_series(path: Path, n: int = 300) -> Path:
     )
     frame.to_csv(path, index=False)
     return path
+
+
+@torch.no_grad()
+def forecast_ahead(prep: Prepared, model: Forecaster) -> pd.DataFrame:
+    """Oracle for ``rnnkit forecast predict``: the model run once on the last ``lookback`` rows.
+
+    Written here independently of the task's prediction path: the scaled rows come from the
+    prepared series (scalers fitted on its training rows), the future calendar features are
+    computed from the future timestamps, and the forecast is unscaled by hand. Returns a frame
+    on the ``horizon`` timestamps after the series, one column per target and
+    ``<target>_q<level>`` per quantile.
+    """
+    assert not prep.columns.known, "the oracle only knows calendar features"
+    index, freq, H, L = prep.series.index, prep.series.freq, prep.horizon, prep.lookback
+    future = pd.date_range(index[-1], periods=H + 1, freq=freq)[1:]
+    past = torch.as_tensor(np.concatenate([prep.z_obs, prep.z_known], axis=1)[-L:])
+    known = None
+    if prep.calendar:
+        calendar = prep.known_scaler.transform(calendar_features(future, freq).to_numpy())
+        known = torch.as_tensor(calendar, dtype=torch.float32)[None]  # (1, H, C_k)
+    y = model.eval()(past.float()[None], known)[0].double().numpy()  # (H, C_out[, Q])
+    targets, qs = prep.columns.targets, model.quantiles
+    shift, scale = prep.scaler.shift[: len(targets)], prep.scaler.scale[: len(targets)]
+    point = y[..., qs.index(0.5)] if qs else y
+    columns = {name: point[:, c] * scale[c] + shift[c] for c, name in enumerate(targets)}
+    for j, q in enumerate(qs):
+        for c, name in enumerate(targets):
+            columns[f"{name}_q{q:g}"] = y[:, c, j] * scale[c] + shift[c]
+    return pd.DataFrame(columns, index=future)
+
+
+def predict_file(run_dir: Path, csv: Path, out: Path) -> pd.DataFrame:
+    """What ``rnnkit forecast predict --run RUN --input CSV --output OUT`` does, in this process:
+    the run loaded from disk, the file scaled with the saved scalers, the predictions written."""
+    loaded = load_run(ForecastTask(), run_dir)
+    inputs = loaded.task.read_inputs(csv, loaded.config, loaded.state)
+    predictions = predict_run(loaded, inputs.source, progress=False)
+    rows = loaded.task.write_predictions(out, predictions, inputs, loaded.context("input"))
+    frame = pd.read_csv(out, index_col=0, parse_dates=True)
+    assert rows == len(frame)
+    return frame
 
 
 @pytest.fixture(scope="module")
@@ -86,18 +128,12 @@ def test_saved_scalers_come_from_train_rows(trained):
 
 
 def test_save_load_predict_is_identical(trained, tmp_path):
-    task, _, result, csv = trained
+    _, config, result, csv = trained
     loaded = load_run(ForecastTask(), result.run_dir)
     # In memory: the model of the best checkpoint on the prepared series (scalers from train).
-    expected = forecast_ahead(task.prepared, loaded.model)
+    expected = forecast_ahead(prepare_series(config), loaded.model)
     # From disk: the CLI's path, scalers rebuilt from the checkpoint's task.json.
-    source = loaded.task.read_inputs(csv, loaded.config, loaded.state)
-    from rnnkit.train import predict_run
-
-    predictions = predict_run(loaded, source, progress=False)
-    out = tmp_path / "pred.csv"
-    loaded.task.write_predictions(out, predictions, loaded.state)
-    got = pd.read_csv(out, index_col=0, parse_dates=True)
+    got = predict_file(result.run_dir, csv, tmp_path / "pred.csv")
     assert list(got.columns) == ["y", "y_q0.1", "y_q0.5", "y_q0.9"]
     assert got.index.equals(expected.index)
     np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), rtol=1e-6)
@@ -109,11 +145,16 @@ def test_save_load_predict_is_identical(trained, tmp_path):
 
 def test_evaluate_loaded_run_matches_metrics(trained):
     task, _, result, _ = trained
-    from rnnkit.train import evaluate_run
-
     loaded = load_run(task, result.run_dir)
-    metrics, _ = evaluate_run(loaded, task.load_data(loaded.config).test, progress=False)
-    assert metrics["mse"] == pytest.approx(result.metrics["test"]["mse"], rel=1e-6)
+    data = task.load_data(loaded.config)
+    metrics, _ = evaluate_run(loaded, data.test, split="test", data=data, progress=False)
+    expected = result.metrics["test"]
+    for key in ("loss", "mse", "mae", "coverage", "skill_vs_naive"):
+        assert metrics[key] == pytest.approx(expected[key], rel=1e-6), key
+    assert metrics["original"] == pytest.approx(expected["original"], rel=1e-6)
+    assert set(metrics["baselines"]) == set(expected["baselines"])
+    for name, values in expected["baselines"].items():
+        assert metrics["baselines"][name]["mae"] == pytest.approx(values["mae"], rel=1e-9), name
 
 
 @pytest.mark.parametrize("strategy", ["direct", "recursive"])
@@ -123,20 +164,18 @@ def test_forecast_timestamps_follow_the_file(tmp_path, strategy):
     csv = write_series(tmp_path / "s.csv", n=200)
     flags = {**FAST, "data.csv": str(csv), "data.target": "y", "model.strategy": strategy}
     flags["train.epochs"] = 1
-    task = ForecastTask()
-    result = fit(task, resolve(ForecastConfig, flags=flags), out=tmp_path / "run")
-    loaded = load_run(ForecastTask(), result.run_dir)
-    frame = forecast_ahead(task.prepared, loaded.model)
+    config = resolve(ForecastConfig, flags=flags)
+    result = fit(ForecastTask(), config, out=tmp_path / "run")
+    frame = predict_file(result.run_dir, csv, tmp_path / "pred.csv")
     start = pd.Timestamp("2022-03-01") + pd.Timedelta(hours=200)
-    assert frame.index.equals(pd.date_range(start, periods=6, freq="h"))
-    assert frame.shape == (6, 1) and np.isfinite(frame.to_numpy()).all()
+    assert frame.index.equals(pd.date_range(start, periods=6, freq="h", name="time"))
+    assert list(frame.columns) == ["y"] and np.isfinite(frame.to_numpy()).all()
+    model = load_run(ForecastTask(), result.run_dir).model
+    expected = forecast_ahead(prepare_series(config), model)
+    np.testing.assert_allclose(frame.to_numpy(), expected.to_numpy(), rtol=1e-6)
 
 
 # ---------------------------------------------------------------------------- the command
-
-
-def rnnkit(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([str(RNNKIT), *args], cwd=cwd, capture_output=True, text=True)
 
 
 def test_cli_train_then_predict(tmp_path):
@@ -144,24 +183,34 @@ def test_cli_train_then_predict(tmp_path):
 
     assert "forecast" in TASKS, "register the forecast task in rnnkit/tasks/__init__.py"
     csv = write_series(tmp_path / "s.csv", n=200)
+    run = tmp_path / "run"
     train = rnnkit(
-        "forecast", "train", "--csv", str(csv), "--target", "y", "--data.time_column", "time",
+        "forecast", "train", "--csv", csv, "--target", "y", "--data.time_column", "time",
         "--lookback", "24", "--horizon", "6", "--model.hidden_size", "8", "--train.epochs", "1",
         "--train.threads", "1", "--train.progress", "false", "--eval.baselines", "naive",
-        "--out", "run", cwd=tmp_path,
+        "--out", run,
     )  # fmt: skip
     assert train.returncode == 0, train.stderr
-    assert "test:" in train.stdout
-    predict = rnnkit("forecast", "predict", "--run", "run", "--input", str(csv), cwd=tmp_path)
+    # one line per split with the headline metrics, as metrics.json holds them
+    metrics = json.loads((run / "metrics.json").read_text())
+    for split in ("train", "validation", "test"):
+        m = metrics[split]
+        line = f"{split}: mse {m['mse']:.4f}, mae {m['mae']:.4f}"
+        assert line in train.stdout.splitlines(), train.stdout
+    assert re.search(r"^wall time: ", train.stdout, re.M)
+    assert f"run directory: {run}" in train.stdout.splitlines()
+    predict = rnnkit("forecast", "predict", "--run", run, "--input", csv)
     assert predict.returncode == 0, predict.stderr
-    frame = pd.read_csv(tmp_path / "run" / "predictions.csv", index_col=0)
+    assert f"wrote 6 predictions to {run / 'predictions.csv'}" in predict.stdout
+    frame = pd.read_csv(run / "predictions.csv", index_col=0)
     assert frame.index[0] == "2022-03-09 08:00:00" and len(frame) == 6
+    assert frame.index.name == "time" and list(frame.columns) == ["y"]
 
-    # A broken input file: the error names the file, the column and the line.
+    # A broken input file: one error line naming the file, the line and the column.
     bad = tmp_path / "bad.csv"
     lines = csv.read_text().splitlines()
     lines[40] = "2022-03-02 15:00:00,,0.5"
     bad.write_text("\n".join(lines) + "\n")
-    failed = rnnkit("forecast", "predict", "--run", "run", "--input", str(bad), cwd=tmp_path)
-    assert failed.returncode == 1
-    assert "bad.csv: column 'y' has 1 NaN(s) at line 41" in failed.stderr
+    failed = rnnkit("forecast", "predict", "--run", run, "--input", bad)
+    line = one_clean_error(failed, 1)
+    assert line.startswith(f"Error: {bad}: line 41, column 'y': missing value (1 in the column)")

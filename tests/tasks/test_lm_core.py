@@ -7,38 +7,28 @@ import math
 import pytest
 import torch
 
+from rnnkit.config import resolve
 from rnnkit.data.text import Tokenizer, Vocabulary
 from rnnkit.tasks.lm import (
+    TASK,
     LanguageModel,
+    LMConfig,
     count_parameters,
     encode_prompt,
-    evaluate_stream,
     generate_ids,
     generate_text,
-    lm_metrics,
     sample_next,
-    split_stream,
-    stream_targets,
     token_stream,
     unigram_entropy,
 )
+from rnnkit.tasks.lm.data import stream_targets
+from rnnkit.train import Context, collect
 from rnnkit.train.tbptt import detach_state
 
 
 def small_model(cell="lstm", **kwargs) -> LanguageModel:
     options = dict(embedding_size=8, hidden_size=16, num_layers=2, dropout=0.1) | kwargs
     return LanguageModel(11, cell, **options).eval()
-
-
-def test_split_is_contiguous_by_position():
-    ids = torch.arange(100)
-    train, val, test = split_stream(ids)
-    assert (len(train), len(val), len(test)) == (90, 5, 5)
-    assert torch.equal(torch.cat([train, val, test]), ids)
-    with pytest.raises(ValueError, match="must sum to 1"):
-        split_stream(ids, (0.9, 0.2, 0.1))
-    with pytest.raises(ValueError, match="3 fractions"):
-        split_stream(ids, (0.5, 0.5))
 
 
 def test_token_stream_lays_out_parallel_streams_in_order():
@@ -90,12 +80,17 @@ def test_weight_tying_needs_equal_sizes_and_shares_the_matrix():
     assert "rnnkit cells" in repr(LanguageModel(11, layer_norm=True).rnn)
 
 
+def _context(level: str) -> Context:
+    return Context(resolve(LMConfig), {"tokenizer": {"level": level}}, "validation")
+
+
 def test_metrics_and_unigram_entropy():
-    assert lm_metrics(math.log(2), "char")["bits_per_char"] == pytest.approx(1.0)
-    assert lm_metrics(math.log(50), "word")["perplexity"] == pytest.approx(50.0)
+    tokens = {"nll": torch.tensor([100 * math.log(2)]).double(), "tokens": torch.tensor([100])}
+    assert TASK.metrics(tokens, _context("char"))["bits_per_char"] == pytest.approx(1.0)
+    tokens["nll"] = torch.tensor([100 * math.log(50)]).double()
+    assert TASK.metrics(tokens, _context("word"))["perplexity"] == pytest.approx(50.0)
     assert unigram_entropy(torch.tensor([0, 1, 2, 3])) == pytest.approx(math.log(4))
-    model = small_model()
-    nats = evaluate_stream(model, token_stream(torch.randint(0, 11, (300,)), 4, 16))
+    nats, _ = collect(TASK, small_model(), token_stream(torch.randint(0, 11, (300,)), 4, 16), 4)
     assert abs(nats - math.log(11)) < 0.5  # an untrained model is near uniform
 
 

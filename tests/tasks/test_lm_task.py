@@ -12,7 +12,7 @@ from lightning.pytorch.callbacks import Callback
 from rnnkit.config import resolve
 from rnnkit.data.text import Tokenizer, Vocabulary
 from rnnkit.tasks.lm import TASK, LMConfig, generate_from_run, generate_text
-from rnnkit.train import fit
+from rnnkit.train import RunDir, fit
 
 SMALL = {
     "model.embedding_size": "16",
@@ -115,26 +115,43 @@ def test_unusable_text_files_are_named_in_the_error(tmp_path, content, message):
 def test_missing_validation_share_trains_on_train_loss(tmp_path):
     corpus = tmp_path / "c.txt"
     corpus.write_text(make_corpus(200), encoding="utf-8")
-    data = TASK.load_data(config(corpus, **{"data.val_fraction": "0", "data.test_fraction": "0"}))
+    cfg = config(corpus, **{"data.val_fraction": "0", "data.test_fraction": "0"})
+    data = TASK.load_data(cfg)
     assert data.val is None and data.test is None and len(data.train) > 0
+    result = fit(TASK, config(corpus, **{"data.val_fraction": "0", "data.test_fraction": "0",
+                                        "train.epochs": "2", "train.eval_train": "true"}),
+                 tmp_path / "run")  # fmt: skip
+    metrics = result.metrics
+    assert metrics["monitor"] == "train_loss" and "validation" not in metrics
+    log = RunDir(result.run_dir).read_log()
+    assert len(log) == 2 and log[1]["train_loss"] < log[0]["train_loss"]  # it trained
+
+
+def test_split_is_the_first_90_percent_then_5_then_5(tmp_path):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(make_corpus(300), encoding="utf-8")
+    data = TASK.load_data(config(corpus))
+    n = sum(data.state["tokens"].values())
+    assert data.state["tokens"]["train"] == round(0.9 * n)
+    assert data.state["tokens"]["test"] == n - round(0.95 * n)
 
 
 def test_engine_evaluation_carries_the_state_across_batches():
     """The engine's evaluation of a stream equals one pass over each whole stream."""
-    from rnnkit.tasks.lm import LanguageModel, evaluate_stream, token_stream
+    from rnnkit.tasks.lm import LanguageModel, token_stream
+    from rnnkit.train import Context
     from rnnkit.train.evaluation import evaluate
 
-    TASK.level = "char"
     model = LanguageModel(12, embedding_size=8, hidden_size=16, num_layers=2).eval()
     stream = token_stream(torch.randint(0, 12, (500,)), batch_size=4, seq_len=10)
-    metrics, _ = evaluate(TASK, model, stream, batch_size=4)
+    ctx = Context(resolve(LMConfig), {"tokenizer": {"level": "char"}}, "validation")
+    metrics, _ = evaluate(TASK, model, stream, 4, ctx)
     with torch.no_grad():
         logits, _ = model(stream.rows["x"])  # (4, 124, V): each stream in one pass
         one_pass = torch.nn.functional.cross_entropy(
             logits.flatten(0, 1), stream.rows["y"].flatten()
         )
     assert metrics["loss"] == pytest.approx(float(one_pass), rel=1e-5)
-    assert evaluate_stream(model, stream) == pytest.approx(float(one_pass), rel=1e-5)
     assert metrics["bits_per_char"] == pytest.approx(metrics["loss"] / 0.6931471805599453)
 
 

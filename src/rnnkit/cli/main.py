@@ -1,220 +1,115 @@
 """The ``rnnkit`` command: ``rnnkit TASK ACTION [options]``, built from the task registry.
 
-Actions: ``train``, ``evaluate``, ``predict``, ``tune`` and ``config``. Every setting of the
-task's configuration is a ``--section.key VALUE`` flag (its doc is its ``--help`` line); a
-``--config FILE.yaml`` is applied before the flags. Errors in settings exit with code 2, other
-user errors (missing files, corrupt checkpoints) with code 1, both with one line and no
-traceback (set ``RNNKIT_DEBUG=1`` to see it).
+Every task gets the standard actions it lists (``train``, ``evaluate``, ``predict``, ``tune``,
+``config``; :mod:`rnnkit.cli.actions`) and its own commands (``lm generate``...). Every setting
+of the task's configuration is a ``--section.key VALUE`` option, parsed once into the typed
+configuration; a ``--config FILE.yaml`` is applied before the options. Errors in settings exit
+with code 2, errors in data, files and checkpoints with code 1, both as one line without a
+traceback (``RNNKIT_DEBUG=1`` shows it).
 
 Only the task named on the command line is imported, so ``rnnkit --help`` starts fast.
 """
 
+from __future__ import annotations
+
 import functools
-import inspect
-import json
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import typer
-import yaml
+import click
 
-from rnnkit.config import (
-    ConfigError,
-    flatten,
-    parse_flags,
-    resolve,
-    settings,
-    to_yaml,
-    unknown_key_message,
-)
+from rnnkit import __version__
+from rnnkit.config import ConfigError, parse_flags, settings
 from rnnkit.tasks import TASKS, TaskInfo, get_task
+
+from . import actions
+from .typed import typed_command
 
 HELP = """Recurrent neural networks: train, evaluate and use them from one command.
 
-Run `rnnkit TASK --help` for a task's actions, and `rnnkit TASK ACTION --help` for every setting."""
+Run `rnnkit TASK --help` for a task's actions, and `rnnkit TASK ACTION --help` for every
+setting."""
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point (``rnnkit``)."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    load = argv[0] if argv and argv[0] in TASKS else None
-    build_app(load)(args=argv, prog_name="rnnkit")
+    """Console entry point (``rnnkit`` and ``python -m rnnkit``)."""
+    cli(args=sys.argv[1:] if argv is None else list(argv), prog_name="rnnkit")
 
 
-def build_app(load: str | None = None) -> typer.Typer:
-    """The command tree; only task ``load`` gets its actions (the others list their summary)."""
-    examples = "\n".join(f"  {info.example}" for info in TASKS.values())
-    app = typer.Typer(
-        help=HELP,
-        epilog=f"\b\nExamples:\n{examples}\n  rnnkit classify config",
-        no_args_is_help=True,
-        add_completion=False,
-        rich_markup_mode=None,
-        pretty_exceptions_enable=False,
-    )
-    for info in TASKS.values():
-        sub = _task_app(info) if info.name == load else typer.Typer()
-        app.add_typer(sub, name=info.name, help=f"{info.summary} Example: {info.example}")
-    return app
+class _Tasks(click.Group):
+    """The root command: one subcommand per registered task, built when it is used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(TASKS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        return task_group(TASKS[name]) if name in TASKS else None
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # from the registry alone: listing the tasks imports none of them
+        with formatter.section("Tasks"):
+            formatter.write_dl([(info.name, info.summary) for info in TASKS.values()])
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Examples"):
+            for example in [*(info.example for info in TASKS.values()), "rnnkit classify config"]:
+                formatter.write(f"{'':>{formatter.current_indent}}{example}\n")
 
 
-# ----------------------------------------------------------------------------------- actions
-ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", help="YAML file of settings, applied before flags")
-]
-RunOpt = Annotated[Path, typer.Option("--run", help="run directory (or checkpoint directory)")]
-CkptOpt = Annotated[str, typer.Option(help="which checkpoint of the run: best or last")]
+@click.group(
+    cls=_Tasks,
+    help=HELP,
+    subcommand_metavar="TASK ACTION [OPTIONS]...",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.version_option(__version__, "--version", prog_name="rnnkit")
+def cli() -> None:
+    pass
 
 
-def _task_app(info: TaskInfo) -> typer.Typer:
+def _task_help(info: TaskInfo) -> str:
+    return f"{info.summary}\n\nExample: {info.example}"
+
+
+def task_group(info: TaskInfo) -> click.Group:
+    """The subcommands of one task: its standard actions, its own commands, their aliases."""
     task = get_task(info.name)
-    app = typer.Typer(
-        help=f"{info.summary}\n\nExample: {info.example}",
-        no_args_is_help=True,
-        rich_markup_mode=None,
-        pretty_exceptions_enable=False,
-    )
-    extra = {"allow_extra_args": True, "ignore_unknown_options": True}
-
-    def config_from(
-        ctx: typer.Context,
-        config_file: Path | None,
-        flags: dict[str, Any],
-        base: dict | None = None,
-    ):
-        given = {k: v for k, v in _restore_keys(flags).items() if v is not None}
-        given.update(parse_flags(ctx.args))
-        preset = given.pop("preset", None)
-        if preset is not None:  # a named set of settings: over the defaults, under YAML and flags
-            presets = getattr(task, "presets", {})
-            if preset not in presets:
-                raise ConfigError(
-                    unknown_key_message(preset, sorted(presets)).replace("key", "preset", 1)
-                )
-            base = {**dict(flatten(base or {})), **presets[preset]}
-        return resolve(task.config_class, config_file, given, base=base, aliases=task.aliases)
-
-    @_with_settings(task)
-    def train(
-        ctx: typer.Context,
-        config_file: ConfigOpt = None,
-        out: Annotated[
-            Path | None, typer.Option(help="run directory [default: runs/TASK-TIMESTAMP]")
-        ] = None,
-        resume: Annotated[
-            Path | None, typer.Option(help="continue this run directory from its last checkpoint")
-        ] = None,
-        **flags: str,
-    ) -> None:
-        """Train a model; write the run directory (config, metrics, logs, plots, checkpoints)."""
-        base = None
-        if resume is not None:
-            saved = resume / "config.json"
-            if not saved.is_file():
-                raise ConfigError(f"--resume {resume}: no config.json there (not a run directory)")
-            base = json.loads(saved.read_text())
-        config = config_from(ctx, config_file, flags, base)
-        from rnnkit.train import fit  # imports Lightning: only now
-
-        result = fit(task, config, out, resume=resume)
-        if result is not None:
-            _print_summary(result.metrics)
-
-    @_with_errors
-    def evaluate(
-        run: RunOpt,
-        data: Annotated[
-            Path | None, typer.Option(help="labelled data file [default: the run's test split]")
-        ] = None,
-        checkpoint: CkptOpt = "best",
-    ) -> None:
-        """Evaluate a trained run on its test split or on a labelled data file; print JSON."""
-        from rnnkit.train import evaluate_run, load_run
-
-        loaded = load_run(task, run, prefer=checkpoint)
-        if data is not None:
-            source = task.read_inputs(data, loaded.config, loaded.state)
-        else:
-            source = task.load_data(loaded.config).test
-            if source is None:
-                raise ConfigError(f"--run {run}: its data has no test split; give --data FILE")
-        metrics, outputs = evaluate_run(loaded, source)
-        print(json.dumps(metrics, indent=2))
-
-    @_with_errors
-    def predict(
-        run: RunOpt,
-        input: Annotated[Path, typer.Option("--input", help="file of sequences to predict")],
-        output: Annotated[
-            Path | None, typer.Option(help="where to write [default: RUN/predictions.csv]")
-        ] = None,
-        checkpoint: CkptOpt = "best",
-    ) -> None:
-        """Load a run's checkpoint and write predictions for an input file."""
-        from rnnkit.train import load_run, predict_run
-
-        loaded = load_run(task, run, prefer=checkpoint)
-        source = task.read_inputs(input, loaded.config, loaded.state)
-        predictions = predict_run(loaded, source)
-        target = output or run / "predictions.csv"
-        task.write_predictions(target, predictions, loaded.state)
-        print(f"wrote {len(next(iter(predictions.values())))} predictions to {target}")
-
-    @_with_settings(task)
-    def tune(
-        ctx: typer.Context,
-        config_file: ConfigOpt = None,
-        out: Annotated[Path, typer.Option(help="directory of the search")] = Path(
-            f"runs/{info.name}-tune"
-        ),
-        trials: Annotated[int, typer.Option(min=1, help="number of trials")] = 20,
-        space: Annotated[
-            Path | None, typer.Option(help="YAML search space [default: the task's]")
-        ] = None,
-        timeout: Annotated[
-            float | None, typer.Option(help="stop starting trials after this many seconds")
-        ] = None,
-        **flags: str,
-    ) -> None:
-        """Search hyper-parameters with Optuna; keep the best trial's run directory."""
-        config = config_from(ctx, config_file, flags)
-        search = task.search_space if space is None else _read_space(space)
-        from rnnkit.train import tune as run_tune
-
-        result = run_tune(task, config, search, out, trials=trials, timeout_s=timeout)
-        print(f"best {config.train.monitor}: {result.best_value:.6g} with {result.best_params}")
-        print(f"best run directory: {result.best_run}")
-
-    @_with_settings(task)
-    def config(ctx: typer.Context, config_file: ConfigOpt = None, **flags: str) -> None:
-        """Print the settings as YAML (the defaults, or with --config and flags applied)."""
-        print(to_yaml(config_from(ctx, config_file, flags)), end="")
-
-    app.command(context_settings=extra)(train)
-    for alias in getattr(task, "train_aliases", ()):  # other names of train, e.g. anomaly fit
-        app.command(alias, context_settings=extra, help=f"Same as `train`. {train.__doc__}")(train)
-    app.command()(evaluate)
-    app.command()(predict)
-    app.command(context_settings=extra)(tune)
-    app.command("config", context_settings=extra)(config)
-    for name, action in getattr(task, "actions", {}).items():  # task-specific, e.g. lm generate
-        app.command(name)(_with_errors(action))
-    return app
+    group = click.Group(info.name, help=_task_help(info), no_args_is_help=True)
+    built: dict[str, click.Command] = {}
+    for name in task.actions:
+        built[name] = STANDARD[name](task)
+    for name, function in task.commands.items():
+        built[name] = typed_command(name, reporting_errors(function))
+    for name, command in built.items():
+        group.add_command(command, name)
+    for alias, target in task.action_aliases.items():
+        command = built[target]
+        group.add_command(
+            click.Command(
+                alias,
+                params=command.params,
+                callback=command.callback,
+                help=f"Same as `{target}`. {command.help or ''}",
+                context_settings=command.context_settings,
+            ),
+            alias,
+        )
+    return group
 
 
-# ------------------------------------------------------------------------------------ helpers
-def _with_errors(func: Callable) -> Callable:
+# ----------------------------------------------------------------------------- errors
+def reporting_errors(func: Callable) -> Callable:
     """Turn user errors into one line on stderr and an exit code (2: settings, 1: others)."""
 
     @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
         from rnnkit.train.checkpoint import CheckpointError
 
         try:
-            func(*args, **kwargs)
+            return func(*args, **kwargs)
         except ConfigError as e:
             _fail(e, 2)
         except (CheckpointError, ValueError, FileNotFoundError, KeyboardInterrupt) as e:
@@ -226,81 +121,159 @@ def _with_errors(func: Callable) -> Callable:
 def _fail(error: BaseException, code: int) -> None:
     if os.environ.get("RNNKIT_DEBUG"):
         raise error
-    typer.echo(f"Error: {error}", err=True)
-    raise typer.Exit(code)
+    click.echo(f"Error: {error}", err=True)
+    sys.exit(code)
 
 
-def _with_settings(task: Any) -> Callable:
-    """Give an action one ``--section.key`` option per setting (and the task's aliases)."""
+# ----------------------------------------------------------------------------- settings
+class SettingsCommand(click.Command):
+    """A command that also takes every ``--section.key VALUE`` setting of a task's config.
 
-    def decorate(func: Callable) -> Callable:
-        wrapped = _with_errors(func)
-        sig = inspect.signature(func)
-        params = [p for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
-        for s in settings(task.config_class):
+    The settings are parsed once, by :func:`rnnkit.config.parse_flags` and the typed
+    configuration (unknown keys get the closest valid name); ``--help`` lists each with its
+    doc and default, section by section.
+    """
+
+    def __init__(self, *args: Any, task: Any, **kwargs: Any) -> None:
+        kwargs["context_settings"] = {"ignore_unknown_options": True, "allow_extra_args": True}
+        super().__init__(*args, **kwargs)
+        self.task = task
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_options(ctx, formatter)
+        rows: dict[str, list[tuple[str, str]]] = {}
+        for s in settings(self.task.config_class):
             default = "''" if s.default == "" else s.default
-            option = typer.Option(
-                f"--{s.key}",
-                metavar=s.metavar,
-                help=f"{s.doc}  [default: {default}]",
-                show_default=False,
+            rows.setdefault(s.key.partition(".")[0], []).append(
+                (f"--{s.key} {s.metavar}", f"{s.doc}  [default: {default}]")
             )
-            params.append(_keyword(s.key, option))
-        for alias, key in task.aliases.items():
-            option = typer.Option(
-                f"--{alias}", metavar="VALUE", help=f"same as --{key}", show_default=False
-            )
-            params.append(_keyword(alias, option))
-        if getattr(task, "presets", None):
-            names = ", ".join(task.presets)
-            option = typer.Option(
-                "--preset",
-                metavar="NAME",
-                help=f"named settings ({names}), under flags",
-                show_default=False,
-            )
-            params.append(_keyword("preset", option))
-        wrapped.__signature__ = sig.replace(parameters=params)
-        return wrapped
-
-    return decorate
+        for section, entries in rows.items():
+            with formatter.section(f"Settings: {section}"):
+                formatter.write_dl(entries)
+        if self.task.aliases:
+            with formatter.section("Short forms"):
+                formatter.write_dl([(f"--{a}", f"--{k}") for a, k in self.task.aliases.items()])
+        if self.task.presets:
+            with formatter.section("Presets (--preset NAME: over the defaults, under flags)"):
+                formatter.write_text(", ".join(self.task.presets))
 
 
-def _keyword(key: str, option: Any) -> inspect.Parameter:
-    """A keyword parameter named after a dotted key (``optim.lr`` -> ``optim__lr``; a hyphen in
-    an alias such as ``data-dir`` -> ``data_0_dir``)."""
-    return inspect.Parameter(
-        key.replace(".", "__").replace("-", "_0_"),
-        inspect.Parameter.KEYWORD_ONLY,
-        default=None,
-        annotation=Annotated[str | None, option],
-    )
+def _config_params() -> list[click.Option]:
+    return [
+        click.Option(["--config", "config_file"], type=click.Path(path_type=Path), default=None,
+                     help="YAML file of settings, applied before the flags"),
+        click.Option(["--preset"], metavar="NAME", default=None,
+                     help="named settings, under --config and flags"),
+    ]  # fmt: skip
 
 
-def _restore_keys(flags: dict[str, Any]) -> dict[str, Any]:
-    return {k.replace("_0_", "-").replace("__", "."): v for k, v in flags.items()}
+def _resolved(task: Any, ctx: click.Context, config_file, preset, base=None) -> Any:
+    return actions.resolve_settings(task, parse_flags(ctx.args), config_file, preset, base)
 
 
-def _read_space(path: Path) -> dict[str, Any]:
-    try:
-        space = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as e:
-        raise ConfigError(f"--space {path}: {e}") from None
-    if not isinstance(space, dict):
-        raise ConfigError(f"--space {path}: expected a mapping of dotted keys to ranges or choices")
-    return space
+# ----------------------------------------------------------------------------- standard actions
+RUN = click.option(
+    "--run", type=click.Path(path_type=Path), required=True, help="run directory (or checkpoint)"
+)
+CHECKPOINT = click.option(
+    "--checkpoint",
+    type=click.Choice(["best", "last"]),
+    default="best",
+    show_default=True,
+    help="which checkpoint of the run",
+)
 
 
-def _print_summary(metrics: dict[str, Any]) -> None:
-    for split in ("train", "validation", "test"):
-        values = metrics.get(split)
-        if values:
-            shown = ", ".join(f"{k} {v:.4f}" for k, v in values.items() if isinstance(v, float))
-            print(f"{split}: {shown}")
-    if "test" in metrics and "accuracy" in metrics["test"]:
-        print(f"test accuracy: {metrics['test']['accuracy']:.4f}")
-    print(f"wall time: {metrics['wall_time_s']:.1f} s, {metrics['parameters']} parameters")
-    print(f"run directory: {metrics['run_dir']}")
+def _train(task: Any) -> click.Command:
+    @click.pass_context
+    @reporting_errors
+    def train(ctx, config_file, preset, out, resume):
+        base = actions.saved_config(resume) if resume is not None else None
+        config = _resolved(task, ctx, config_file, preset, base)
+        actions.train(task, config, out, resume)
+
+    params = [
+        click.Option(["--out"], type=click.Path(path_type=Path), default=None,
+                     help="run directory [default: runs/TASK-TIMESTAMP]"),
+        click.Option(["--resume"], type=click.Path(path_type=Path), default=None,
+                     help="continue this run directory from its last checkpoint"),
+    ]  # fmt: skip
+    return SettingsCommand(
+        "train", callback=train, params=[*_config_params(), *params], help=actions.train.__doc__,
+        task=task,
+    )  # fmt: skip
+
+
+def _evaluate(task: Any) -> click.Command:
+    @click.command("evaluate", help=actions.evaluate.__doc__)
+    @RUN
+    @click.option("--data", type=click.Path(path_type=Path), default=None,
+                  help="labelled data file [default: the run's test split]")  # fmt: skip
+    @CHECKPOINT
+    @reporting_errors
+    def evaluate(run, data, checkpoint):
+        actions.evaluate(task, run, data, checkpoint)
+
+    return evaluate
+
+
+def _predict(task: Any) -> click.Command:
+    @click.command("predict", help=actions.predict.__doc__)
+    @RUN
+    @click.option("--input", "input_", type=click.Path(path_type=Path), required=True,
+                  help="file of items to predict")  # fmt: skip
+    @click.option("--output", type=click.Path(path_type=Path), default=None,
+                  help="where to write [default: RUN/predictions.csv]")  # fmt: skip
+    @CHECKPOINT
+    @reporting_errors
+    def predict(run, input_, output, checkpoint):
+        actions.predict(task, run, input_, output, checkpoint)
+
+    return predict
+
+
+def _tune(task: Any) -> click.Command:
+    @click.pass_context
+    @reporting_errors
+    def tune(ctx, config_file, preset, out, trials, space, timeout):
+        config = _resolved(task, ctx, config_file, preset)
+        actions.tune(task, config, out or Path(f"runs/{task.name}-tune"), trials, space, timeout)
+
+    params = [
+        click.Option(["--out"], type=click.Path(path_type=Path), default=None,
+                     help="directory of the search [default: runs/TASK-tune]"),
+        click.Option(["--trials"], type=click.IntRange(min=1), default=20, show_default=True,
+                     help="number of trials"),
+        click.Option(["--space"], type=click.Path(path_type=Path), default=None,
+                     help="YAML search space [default: the task's]"),
+        click.Option(["--timeout"], type=float, default=None,
+                     help="stop starting trials after this many seconds"),
+    ]  # fmt: skip
+    return SettingsCommand(
+        "tune", callback=tune, params=[*_config_params(), *params], help=actions.tune.__doc__,
+        task=task,
+    )  # fmt: skip
+
+
+def _config(task: Any) -> click.Command:
+    @click.pass_context
+    @reporting_errors
+    def config(ctx, config_file, preset):
+        actions.show_config(_resolved(task, ctx, config_file, preset))
+
+    return SettingsCommand(
+        "config", callback=config, params=_config_params(), help=actions.show_config.__doc__,
+        task=task,
+    )  # fmt: skip
+
+
+STANDARD: dict[str, Callable[[Any], click.Command]] = {
+    "train": _train,
+    "evaluate": _evaluate,
+    "predict": _predict,
+    "tune": _tune,
+    "config": _config,
+}
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 An image of H x W pixels is read as
 
-* ``rows``: H steps of W features (the row-by-row reading of the seed literature);
+* ``rows``: H steps of W features (the classic row-by-row reading of MNIST);
 * ``pixels``: H*W steps of one feature, in raster order ("sequential MNIST");
 * ``permuted``: the same pixels under one fixed permutation drawn from a seed ("pMNIST"),
   which destroys locality so that the model must carry information over long spans.

@@ -1,4 +1,4 @@
-"""Labelled sequences held as NumPy arrays: padding, lengths, masks, and splits.
+"""Labelled sequences held as NumPy arrays: padding, lengths and masks.
 
 Shape symbols: N sequences, T the longest length, F features per step.
 """
@@ -80,25 +80,3 @@ def length_mask(lengths: Tensor, max_len: int | None = None) -> Tensor:
     """(N, T) bool, True at real steps: ``mask[n, t] = t < lengths[n]``."""
     T = int(lengths.max()) if max_len is None else max_len
     return torch.arange(T, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)
-
-
-def split(
-    data: Sequences, fraction: float, seed: int, stratify: bool = True
-) -> tuple[Sequences, Sequences]:
-    """Split off ``fraction`` of ``data`` at random (per label when ``stratify``): (rest, part)."""
-    if not 0.0 < fraction < 1.0:
-        raise ValueError(f"split fraction must be in (0, 1), got {fraction}")
-    rng = np.random.default_rng(seed)
-    n = len(data)
-    if stratify and data.y is not None:
-        part = []
-        for label in np.unique(data.y):
-            members = rng.permutation(np.flatnonzero(data.y == label))
-            part.append(members[: int(round(fraction * len(members)))])
-        taken = np.sort(np.concatenate(part))
-    else:
-        taken = np.sort(rng.permutation(n)[: int(round(fraction * n))])
-    if len(taken) == 0 or len(taken) == n:
-        raise ValueError(f"splitting {n} sequences by {fraction} leaves one side empty")
-    rest = np.setdiff1d(np.arange(n), taken)
-    return data.subset(rest), data.subset(taken)

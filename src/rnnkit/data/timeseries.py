@@ -1,27 +1,31 @@
-"""Time series from CSV files: validation, frequency, gaps, chronological splits, scalers, windows.
+"""Time series from CSV files: one reader, one validation policy, for every task that reads them.
 
-Shared by the forecasting and anomaly-detection tasks. The public API is small:
+:func:`read_series` reads a CSV (``.csv`` or ``.csv.gz``) with a timestamp column and numeric
+value columns into a :class:`TimeSeries` and checks it, in this order:
 
-* :func:`read_csv` → :class:`TimeSeries` — a validated, regularly spaced frame (:func:`read_frame`
-  and :func:`from_frame` are its two halves). Missing columns,
-  unparsable or duplicated timestamps, gaps and NaNs raise ``ValueError`` naming the file, the
-  column and the CSV line, unless a fill policy (``fill="ffill" | "interpolate"``) is declared;
-  what a policy changed is listed in :attr:`TimeSeries.repairs`.
-* :func:`infer_freq`, :func:`find_gaps`, :func:`season_length`, :func:`calendar_features`.
-* :class:`Split` and :func:`chronological_split` — train/validation/test row ranges, in time order.
-* :class:`StandardScaler`, :class:`MinMaxScaler`, :class:`IdentityScaler` (via
-  :func:`make_scaler`) — fitted on training rows only; ``state_dict()``/:func:`scaler_from_state`
-  make them saveable beside a model.
-* :func:`window_starts`, :func:`sliding_windows` and :class:`WindowDataset` — windows of
-  ``lookback`` past steps and ``horizon`` future steps (``horizon=0`` gives plain windows, as
-  reconstruction models want).
+1. the bytes: an empty file, binary data or text that is not UTF-8 is refused;
+2. the table: a row with the wrong number of fields, a missing column, a blank line inside it;
+3. every value: a timestamp that does not parse, a value that is not a number;
+4. the order of the timestamps (``order``): ``"error"`` refuses one that steps back, ``"keep"``
+   keeps the file's order, ``"sort"`` sorts stably;
+5. repeated timestamps (``duplicates``): ``"error"`` refuses them, ``"keep"`` keeps every record;
+6. with ``regular=True`` (forecasting): the spacing (``freq``, inferred when not given) and gaps;
+7. missing values and gaps (``fill``): ``"error"`` refuses them, ``"ffill"`` carries the last
+   value forward, ``"interpolate"`` interpolates linearly (in time for a regular series).
 
-Shape symbols: T rows (time steps), C channels (columns), L lookback, H horizon, N windows.
-CSV line numbers count the header as line 1, so the first data row is line 2.
+Every refusal is a :class:`~rnnkit.data.errors.DataError` whose message starts with the file,
+the 1-based line (the header is line 1) and the column: ``x.csv: line 7, column 'b': ...``.
+What a fill policy changed is listed in :attr:`TimeSeries.repairs`.
+
+Also here: :func:`infer_freq`, :func:`find_gaps`, :func:`season_length`,
+:func:`calendar_features`. Shape symbols: T rows, C value columns.
 """
 
 from __future__ import annotations
 
+import gzip
+import io
+import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,29 +33,29 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
-from torch.utils.data import Dataset
+
+from .errors import DataError
 
 FILL_POLICIES = ("error", "ffill", "interpolate")
-_MAX_LISTED = 5  # locations listed in one error message
-
-
-# ----------------------------------------------------------------------------- reading
+ORDER_POLICIES = ("error", "keep", "sort")
+DUPLICATE_POLICIES = ("error", "keep")
+_MAX_LISTED = 5  # lines listed in one message
 
 
 @dataclass
 class TimeSeries:
-    """A regularly spaced multichannel series read from a CSV file.
+    """A multichannel series: T records of C float64 values on timestamps.
 
     Attributes:
-        frame: float64 columns on a ``DatetimeIndex`` with no gaps, duplicates or NaNs.
-        freq: pandas offset alias of the spacing (``"h"``, ``"15min"``, ``"MS"``, ...).
+        frame: float64 columns on a ``DatetimeIndex``, no NaN.
+        freq: pandas offset alias of a regular series (``"h"``, ``"15min"``, ``"MS"``...), or
+            None for records that need not be evenly spaced.
         source: where the data came from (the file name), for messages.
         repairs: one line per change a fill policy made (empty when the file was clean).
     """
 
     frame: pd.DataFrame
-    freq: str
+    freq: str | None = None
     source: str = "<frame>"
     repairs: list[str] = field(default_factory=list)
 
@@ -63,113 +67,260 @@ class TimeSeries:
         return self.frame.index  # type: ignore[return-value]
 
     @property
+    def timestamps(self) -> np.ndarray:
+        """(T,) ``datetime64[ns]``."""
+        return self.index.to_numpy(dtype="datetime64[ns]")
+
+    @property
     def columns(self) -> list[str]:
         return [str(c) for c in self.frame.columns]
+
+    @property
+    def column_text(self) -> str:
+        """The value columns for messages: ``'a', 'b'``."""
+        return ", ".join(repr(c) for c in self.columns)
 
     def values(self, columns: Sequence[str] | None = None) -> np.ndarray:
         """(T, C) float64 array of ``columns`` (all columns when None)."""
         frame = self.frame if columns is None else self.frame[list(columns)]
         return frame.to_numpy(dtype=np.float64)
 
+    def head(self, rows: int) -> TimeSeries:
+        """The first ``rows`` records."""
+        return TimeSeries(self.frame.iloc[:rows], self.freq, self.source, list(self.repairs))
 
-def read_csv(
+
+# ----------------------------------------------------------------------------- reading
+def read_series(
     path: str | Path,
-    time_column: str,
+    time_column: str | None = None,
     columns: Sequence[str] | None = None,
     *,
-    freq: str | None = None,
+    order: str = "error",
+    duplicates: str = "error",
     fill: str = "error",
+    regular: bool = False,
+    freq: str | None = None,
 ) -> TimeSeries:
-    """Read and validate a time-series CSV (``.csv`` or ``.csv.gz``).
+    """Read and validate a time-series CSV (see the module docstring for the checks).
 
     Args:
         path: the file.
-        time_column: name of the timestamp column.
-        columns: value columns to keep (all other columns when None); each must exist.
-        freq: pandas offset alias (``"h"``, ``"D"``, ``"MS"``...); inferred when None.
-        fill: what to do with NaNs and missing timestamps (gaps): ``"error"`` refuses them,
-            ``"ffill"`` carries the last value forward, ``"interpolate"`` interpolates linearly
-            in time. A NaN in the first row cannot be filled forward and is always refused.
-
-    Raises:
-        ValueError: naming the file, the column and the CSV line of the first offending rows.
+        time_column: the timestamp column; None: ``timestamp`` if present, else the first.
+        columns: value columns to keep (default: every other column); each must exist.
+        order, duplicates, fill: the policies of the module docstring.
+        regular: require evenly spaced timestamps (``freq``, inferred when None); gaps are then
+            missing values that ``fill`` may fill.
     """
-    if fill not in FILL_POLICIES:
-        raise ValueError(f"fill must be one of {FILL_POLICIES}, got {fill!r}")
-    frame = read_frame(path, time_column, columns)
-    return from_frame(frame, freq=freq, fill=fill, source=str(path))
+    _check_policy("order", order, ORDER_POLICIES)
+    _check_policy("duplicates", duplicates, DUPLICATE_POLICIES)
+    _check_policy("fill", fill, FILL_POLICIES)
+    if regular and duplicates != "error":
+        raise ValueError("a regular series cannot keep duplicated timestamps")
+    frame, lines = read_frame(path, time_column, columns, order=order, duplicates=duplicates)
+    if regular:
+        return from_frame(frame, freq=freq, fill=fill, source=str(path), lines=lines)
+    frame, repairs = fill_missing(frame, fill, str(path), lines)
+    return TimeSeries(frame, None, str(path), repairs)
 
 
 def read_frame(
-    path: str | Path, time_column: str, columns: Sequence[str] | None = None
-) -> pd.DataFrame:
-    """The first half of :func:`read_csv`: columns, numbers and timestamps checked, sorted and
-    unique; NaNs and gaps left as they are. Returns float64 columns on a ``DatetimeIndex``."""
+    path: str | Path,
+    time_column: str | None = None,
+    columns: Sequence[str] | None = None,
+    *,
+    order: str = "error",
+    duplicates: str = "error",
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Steps 1-5 of :func:`read_series`: float64 columns on a ``DatetimeIndex``, NaNs left.
+
+    Returns the frame and the 1-based file line of each of its rows.
+    """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    raw = pd.read_csv(path)
-    header = [str(c) for c in raw.columns]
+    table = _read_table(path)
+    header = [str(c) for c in table.columns]
+    if time_column is None:
+        time_column = "timestamp" if "timestamp" in header else header[0]
     wanted = [c for c in header if c != time_column] if columns is None else list(columns)
     for name in [time_column, *wanted]:
         if name not in header:
-            raise ValueError(f"{path}: no column {name!r}; the header has {header}")
+            raise DataError(f"{path}: line 1: no column {name!r}; the header has {header}")
     if not wanted:
-        raise ValueError(f"{path}: no value column besides the time column {time_column!r}")
-    frame = raw[wanted].apply(pd.to_numeric, errors="coerce")
+        raise DataError(f"{path}: line 1: no value column besides the time column {time_column!r}")
+    lines = np.arange(len(table)) + 2
+    empty = table.isna().all(axis=1).to_numpy()
+    if empty.any():
+        raise DataError(f"{path}: line {lines[np.flatnonzero(empty)[0]]}: the line holds no value")
+    frame = table[wanted].apply(pd.to_numeric, errors="coerce")
     for name in wanted:
-        bad = frame[name].isna() & raw[name].notna()
-        if bad.any():
-            rows = np.flatnonzero(bad.to_numpy())
-            raise ValueError(
-                f"{path}: column {name!r} is not numeric at {_lines(rows)} "
-                f"(value {raw[name].iloc[rows[0]]!r})"
+        bad = np.flatnonzero((frame[name].isna() & table[name].notna()).to_numpy())
+        if len(bad):
+            raise DataError(
+                f"{path}: {_at(lines[bad])}, column {name!r}: not a number: "
+                f"{table[name].iloc[bad[0]]!r}"
             )
-    frame.index = pd.DatetimeIndex(_parse_times(raw[time_column], path, time_column))
+    frame.index = pd.DatetimeIndex(_parse_times(table[time_column], path, time_column, lines))
     frame.index.name = time_column
-    _check_order(frame.index, path, time_column)
-    return frame.astype(np.float64)
+    frame, lines = _ordered(frame, lines, path, time_column, order)
+    if duplicates == "error":
+        dup = np.flatnonzero(frame.index.duplicated(keep="first"))
+        if len(dup):
+            first = lines[np.flatnonzero(frame.index == frame.index[dup[0]])[0]]
+            raise DataError(
+                f"{path}: {_at(lines[dup])}, column {time_column!r}: duplicated timestamp "
+                f"{frame.index[dup[0]]} (first at line {first})"
+            )
+    return frame.astype(np.float64), lines
 
 
+def _read_table(path: Path) -> pd.DataFrame:
+    """The CSV's text checked for emptiness and binary data, then parsed as strings."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise DataError(f"{path}: line 1: cannot be read ({e})") from None
+    if not raw.strip():
+        raise DataError(f"{path}: line 1: the file is empty")
+    nul = raw.find(b"\x00")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        nul = e.start if nul < 0 else min(nul, e.start)
+    if nul >= 0:
+        line = raw.count(b"\n", 0, nul) + 1
+        raise DataError(f"{path}: line {line}: not UTF-8 text (a binary file?)")
+    try:
+        table = pd.read_csv(io.StringIO(text), dtype=str, skip_blank_lines=False)
+    except pd.errors.ParserError as e:  # e.g. "Expected 2 fields in line 5, saw 3"
+        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(e))
+        if found:
+            expected, line, saw = found.groups()
+            raise DataError(
+                f"{path}: line {line}: {saw} fields, the header has {expected}"
+            ) from None
+        raise DataError(f"{path}: not a readable CSV ({str(e).strip()})") from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: line 1: the file is empty") from None
+    # a file may end with blank lines; blank lines inside it are refused later
+    real = np.flatnonzero(~table.isna().all(axis=1).to_numpy())
+    return table.iloc[: real[-1] + 1] if len(real) else table.iloc[:0]
+
+
+def _parse_times(values: pd.Series, path: Path, column: str, lines: np.ndarray) -> pd.Series:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "could not infer format" chatter
+        try:
+            return pd.to_datetime(values, errors="raise")
+        except (ValueError, TypeError, OverflowError):
+            parsed = pd.to_datetime(values, errors="coerce", format="mixed")
+    rows = np.flatnonzero(parsed.isna().to_numpy())
+    if len(rows) == 0:  # every value parses alone but not with one format
+        raise DataError(f"{path}: column {column!r}: mixes timestamp formats")
+    raise DataError(
+        f"{path}: {_at(lines[rows])}, column {column!r}: not a timestamp: {values.iloc[rows[0]]!r}"
+    )
+
+
+def _ordered(
+    frame: pd.DataFrame, lines: np.ndarray, path: Path, column: str, order: str
+) -> tuple[pd.DataFrame, np.ndarray]:
+    back = np.flatnonzero(np.diff(frame.index.asi8) < 0) + 1
+    if not len(back) or order == "keep":
+        return frame, lines
+    if order == "sort":
+        ranks = np.argsort(frame.index.asi8, kind="stable")
+        return frame.iloc[ranks], lines[ranks]
+    i = back[0]
+    raise DataError(
+        f"{path}: {_at(lines[back])}, column {column!r}: goes back in time "
+        f"({frame.index[i]} after {frame.index[i - 1]}); sort the file first"
+    )
+
+
+# ----------------------------------------------------------------------------- missing values
+def fill_missing(
+    frame: pd.DataFrame, fill: str, source: str, lines: np.ndarray | None = None
+) -> tuple[pd.DataFrame, list[str]]:
+    """Apply the ``fill`` policy to the NaNs of ``frame`` record by record (no re-indexing).
+
+    Returns the filled frame and one line per column filled. ``lines`` (the file line of each
+    row) name where the NaNs were; ``"error"`` refuses any NaN.
+    """
+    repairs = _fill_report(frame, fill, source, lines)
+    if fill == "ffill":
+        frame = frame.ffill()
+    elif fill == "interpolate":
+        frame = frame.interpolate(limit_direction="both")
+    return frame, repairs
+
+
+def _fill_report(
+    frame: pd.DataFrame, fill: str, source: str, lines: np.ndarray | None
+) -> list[str]:
+    """Refuse NaNs the policy cannot fill (naming line and column); list those it fills."""
+    lines = np.arange(len(frame)) + 2 if lines is None else lines
+    repairs = []
+    for column in frame.columns:
+        rows = np.flatnonzero(frame[column].isna().to_numpy())
+        if len(rows) == 0:
+            continue
+        if len(rows) == len(frame):
+            raise DataError(f"{source}: {_at(lines[rows])}, column {column!r}: no value at all")
+        if fill == "ffill" and rows[0] == 0:
+            raise DataError(
+                f"{source}: {_at(lines[:1])}, column {column!r}: missing value in the first row, "
+                f"which cannot be filled forward (--data.fill interpolate can)"
+            )
+        if fill == "error":
+            raise DataError(
+                f"{source}: {_at(lines[rows])}, column {column!r}: missing value "
+                f"({len(rows)} in the column); declare a fill policy: --data.fill ffill or "
+                f"interpolate"
+            )
+        repairs.append(f"filled {len(rows)} NaN(s) in {column!r} ({fill}) at {_at(lines[rows])}")
+    return repairs
+
+
+# ----------------------------------------------------------------------------- regular series
 def from_frame(
-    frame: pd.DataFrame, *, freq: str | None = None, fill: str = "error", source: str = "<frame>"
+    frame: pd.DataFrame,
+    *,
+    freq: str | None = None,
+    fill: str = "error",
+    source: str = "<frame>",
+    lines: np.ndarray | None = None,
 ) -> TimeSeries:
-    """Validate a frame on a sorted, duplicate-free ``DatetimeIndex`` (see :func:`read_csv`)."""
-    if fill not in FILL_POLICIES:
-        raise ValueError(f"fill must be one of {FILL_POLICIES}, got {fill!r}")
+    """A regular :class:`TimeSeries` from a frame on a sorted, duplicate-free ``DatetimeIndex``.
+
+    Gaps in the ``freq`` grid (inferred when None) are refused, or filled by the ``fill`` policy
+    like NaNs; ``lines`` are the file lines of the rows, for messages.
+    """
+    _check_policy("fill", fill, FILL_POLICIES)
     if not isinstance(frame.index, pd.DatetimeIndex):
         raise TypeError(f"{source}: the frame needs a DatetimeIndex, got {type(frame.index)}")
+    lines = np.arange(len(frame)) + 2 if lines is None else lines
     frame = frame.astype(np.float64)
     freq = freq or infer_freq(frame.index, source)
     repairs: list[str] = []
-    gaps = find_gaps(frame.index, freq)
+    gaps = find_gaps(frame.index, freq, source)
     if gaps:
         where = "; ".join(
-            f"{n} step(s) missing after line {frame.index.get_loc(t) + 2} ({t})"
+            f"{n} step(s) missing after line {lines[frame.index.get_loc(t)]} ({t})"
             for t, n in gaps[:_MAX_LISTED]
         )
         more = f" (and {len(gaps) - _MAX_LISTED} more)" if len(gaps) > _MAX_LISTED else ""
         if fill == "error":
-            raise ValueError(
+            raise DataError(
                 f"{source}: {len(gaps)} gap(s) in the {freq!r} timestamps: {where}{more}; "
-                f"declare a fill policy: fill='ffill' or 'interpolate' (--data.fill)"
+                f"declare a fill policy: --data.fill ffill or interpolate"
             )
         repairs.append(f"filled {sum(n for _, n in gaps)} missing timestamp(s) ({fill}): {where}")
-    # Line numbers refer to the file as read, before gaps are re-indexed.
-    nan_lines = {c: np.flatnonzero(frame[c].isna().to_numpy()) for c in frame.columns}
+    repairs += _fill_report(frame, fill, source, lines)
     full = pd.date_range(frame.index[0], frame.index[-1], freq=freq, name=frame.index.name)
     if len(full) != len(frame) or not full.equals(frame.index):
         frame = frame.reindex(full)
-    for column, rows in nan_lines.items():
-        if len(rows) == 0:
-            continue
-        if fill == "error" or (fill == "ffill" and rows[0] == 0):
-            hint = "" if fill == "error" else " (a first-row NaN cannot be filled forward)"
-            raise ValueError(
-                f"{source}: column {column!r} has {len(rows)} NaN(s) at {_lines(rows)}{hint}; "
-                f"declare a fill policy: fill='ffill' or 'interpolate' (--data.fill)"
-            )
-        repairs.append(f"filled {len(rows)} NaN(s) in {column!r} ({fill}) at {_lines(rows)}")
     if fill == "ffill":
         frame = frame.ffill()
     elif fill == "interpolate":
@@ -178,55 +329,27 @@ def from_frame(
     return TimeSeries(frame=frame, freq=freq, source=source, repairs=repairs)
 
 
-def _lines(rows: np.ndarray) -> str:
-    listed = ", ".join(str(r + 2) for r in rows[:_MAX_LISTED])
-    more = f" and {len(rows) - _MAX_LISTED} more" if len(rows) > _MAX_LISTED else ""
-    return f"line{'s' if len(rows) > 1 else ''} {listed}{more}"
+def _at(lines: np.ndarray) -> str:
+    """``line 7`` or ``lines 7, 9 (and 3 more)``."""
+    listed = ", ".join(str(int(n)) for n in lines[:_MAX_LISTED])
+    more = f" (and {len(lines) - _MAX_LISTED} more)" if len(lines) > _MAX_LISTED else ""
+    return f"line{'s' if len(lines) > 1 else ''} {listed}{more}"
 
 
-def _parse_times(values: pd.Series, path: Path, column: str) -> pd.Series:
-    strings = values.astype("string")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "could not infer format" chatter
-        try:
-            return pd.to_datetime(strings, errors="raise")
-        except (ValueError, TypeError, OverflowError):
-            parsed = pd.to_datetime(strings, errors="coerce", format="mixed")
-    rows = np.flatnonzero(parsed.isna().to_numpy())
-    if len(rows) == 0:  # every value parses alone but not with one format
-        raise ValueError(f"{path}: column {column!r} mixes timestamp formats")
-    raise ValueError(
-        f"{path}: column {column!r} has unparsable timestamp(s) at {_lines(rows)} "
-        f"(value {values.iloc[rows[0]]!r})"
-    )
-
-
-def _check_order(index: pd.DatetimeIndex, path: Path, column: str) -> None:
-    dup = np.flatnonzero(index.duplicated(keep="first"))
-    if len(dup):
-        raise ValueError(
-            f"{path}: column {column!r} has duplicated timestamp(s) at {_lines(dup)} "
-            f"({index[dup[0]]} already appears earlier)"
-        )
-    back = np.flatnonzero(np.diff(index.asi8) < 0) + 1
-    if len(back):
-        raise ValueError(
-            f"{path}: column {column!r} goes back in time at {_lines(back)} "
-            f"({index[back[0]]} after {index[back[0] - 1]}); sort the file first"
-        )
+def _check_policy(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
 
 
 # ----------------------------------------------------------------------------- frequency
-
-
 def infer_freq(index: pd.DatetimeIndex, source: str = "<index>") -> str:
     """The spacing of ``index`` as a pandas offset alias; tolerates a few gaps.
 
     Uses ``pd.infer_freq`` on the whole index, else on its longest gap-free stretch of the most
-    common step. Raises ``ValueError`` when there are fewer than 3 timestamps or no regular step.
+    common step. Raises ``DataError`` when there are fewer than 3 timestamps or no regular step.
     """
     if len(index) < 3:
-        raise ValueError(f"{source}: need at least 3 timestamps to infer the frequency")
+        raise DataError(f"{source}: need at least 3 timestamps to infer the frequency")
     guess = _infer(index)
     if guess is None:
         steps = np.diff(index.asi8)
@@ -241,7 +364,7 @@ def infer_freq(index: pd.DatetimeIndex, source: str = "<index>") -> str:
         if guess is None and counts.max() > len(steps) // 2:
             guess = pd.tseries.frequencies.to_offset(pd.Timedelta(int(common), "ns")).freqstr
     if guess is None:
-        raise ValueError(f"{source}: cannot infer the frequency of the timestamps; pass freq")
+        raise DataError(f"{source}: cannot infer the frequency of the timestamps; pass freq")
     return guess
 
 
@@ -257,15 +380,18 @@ def _infer(index: pd.DatetimeIndex) -> str | None:
     return pd.tseries.frequencies.to_offset(guess).freqstr
 
 
-def find_gaps(index: pd.DatetimeIndex, freq: str) -> list[tuple[pd.Timestamp, int]]:
+def find_gaps(
+    index: pd.DatetimeIndex, freq: str, source: str = "<index>"
+) -> list[tuple[pd.Timestamp, int]]:
     """Missing timestamps in ``index``: ``[(timestamp before the gap, steps missing), ...]``."""
     full = pd.date_range(index[0], index[-1], freq=freq)
     if len(full) == len(index) and full.equals(index):
         return []
     unexpected = index.difference(full)
     if len(unexpected):
-        raise ValueError(
-            f"timestamp {unexpected[0]} is off the {freq!r} grid that starts at {index[0]}"
+        raise DataError(
+            f"{source}: timestamp {unexpected[0]} is off the {freq!r} grid that starts at "
+            f"{index[0]}"
         )
     present = full.isin(index)
     gaps = []
@@ -320,240 +446,3 @@ def calendar_features(index: pd.DatetimeIndex, freq: str) -> pd.DataFrame:
     else:
         cols["month"] = (index.month - 1) / 11.0 - 0.5
     return pd.DataFrame({k: np.asarray(v, dtype=np.float64) for k, v in cols.items()}, index=index)
-
-
-# ----------------------------------------------------------------------------- splits
-
-
-@dataclass(frozen=True)
-class Split:
-    """Chronological row ranges ``[start, end)`` of train, validation and test.
-
-    ``with_context(part, lookback)`` is the range a window loader reads for a part: validation and
-    test windows start ``lookback`` rows before their border so that their first forecast starts
-    exactly at the border (the Informer protocol).
-    """
-
-    train: tuple[int, int]
-    val: tuple[int, int]
-    test: tuple[int, int]
-
-    def with_context(self, part: str, lookback: int) -> tuple[int, int]:
-        start, end = getattr(self, part)
-        return (start if part == "train" else max(0, start - lookback), end)
-
-
-def chronological_split(
-    n_rows: int, val: float | int = 0.1, test: float | int = 0.2, *, source: str = "series"
-) -> Split:
-    """Split ``n_rows`` into train/val/test in time order; ``val``, ``test``: fractions or rows."""
-    sizes = []
-    for name, part in (("val", val), ("test", test)):
-        if isinstance(part, float) and not 0.0 <= part < 1.0:
-            raise ValueError(f"{name} fraction must be in [0, 1), got {part}")
-        sizes.append(int(round(part * n_rows)) if isinstance(part, float) else int(part))
-    n_val, n_test = sizes
-    n_train = n_rows - n_val - n_test
-    if n_train <= 0 or n_val < 0 or n_test < 0:
-        raise ValueError(
-            f"{source}: {n_rows} rows cannot hold {n_val} validation and {n_test} test rows"
-        )
-    return Split((0, n_train), (n_train, n_train + n_val), (n_train + n_val, n_rows))
-
-
-# ----------------------------------------------------------------------------- scalers
-
-
-class Scaler:
-    """Per-channel affine scaling ``z = (x - shift) / scale``, fitted on training rows only.
-
-    ``transform``/``inverse_transform`` take arrays or tensors whose last dimension is C, or a
-    subset of the channels given by ``channels`` (indices into the fitted columns).
-    """
-
-    kind = "identity"
-
-    def __init__(self) -> None:
-        self.shift: np.ndarray | None = None
-        self.scale: np.ndarray | None = None
-
-    def fit(self, x: np.ndarray) -> Scaler:
-        """Fit on (T, C) training rows; returns self."""
-        x = np.asarray(x, dtype=np.float64)
-        if x.ndim != 2 or len(x) == 0:
-            raise ValueError(f"fit needs a non-empty (T, C) array, got shape {x.shape}")
-        self.shift, self.scale = self._stats(x)
-        self.scale = np.where(self.scale > 1e-12, self.scale, 1.0)  # constant channel: leave it
-        return self
-
-    def _stats(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return np.zeros(x.shape[1]), np.ones(x.shape[1])
-
-    def _params(self, channels, like):
-        if self.shift is None or self.scale is None:
-            raise RuntimeError(f"{type(self).__name__} is not fitted; call fit first")
-        shift, scale = self.shift, self.scale
-        if channels is not None:
-            shift, scale = shift[list(channels)], scale[list(channels)]
-        if isinstance(like, torch.Tensor):
-            return (torch.as_tensor(shift, dtype=like.dtype, device=like.device),
-                    torch.as_tensor(scale, dtype=like.dtype, device=like.device))  # fmt: skip
-        return shift, scale
-
-    def transform(self, x, channels: Sequence[int] | None = None):
-        shift, scale = self._params(channels, x)
-        return (x - shift) / scale
-
-    def inverse_transform(self, z, channels: Sequence[int] | None = None):
-        shift, scale = self._params(channels, z)
-        return z * scale + shift
-
-    def state_dict(self) -> dict:
-        """JSON-ready ``{"kind", "shift", "scale"}``."""
-        return {
-            "kind": self.kind,
-            "shift": None if self.shift is None else self.shift.tolist(),
-            "scale": None if self.scale is None else self.scale.tolist(),
-        }
-
-
-class IdentityScaler(Scaler):
-    """No scaling (shift 0, scale 1)."""
-
-
-class StandardScaler(Scaler):
-    """Subtract the training mean, divide by the training standard deviation (ddof=0)."""
-
-    kind = "standard"
-
-    def _stats(self, x):
-        return x.mean(axis=0), x.std(axis=0)
-
-
-class MinMaxScaler(Scaler):
-    """Map the training range of each channel onto [0, 1]."""
-
-    kind = "minmax"
-
-    def _stats(self, x):
-        lo, hi = x.min(axis=0), x.max(axis=0)
-        return lo, hi - lo
-
-
-SCALERS: dict[str, type[Scaler]] = {
-    "standard": StandardScaler,
-    "minmax": MinMaxScaler,
-    "none": IdentityScaler,
-}
-
-
-def make_scaler(kind: str) -> Scaler:
-    """A new, unfitted scaler: ``"standard"``, ``"minmax"`` or ``"none"``."""
-    if kind not in SCALERS:
-        raise ValueError(f"scaler must be one of {sorted(SCALERS)}, got {kind!r}")
-    return SCALERS[kind]()
-
-
-def scaler_from_state(state: dict) -> Scaler:
-    """Rebuild a fitted scaler from :meth:`Scaler.state_dict`."""
-    kind = "none" if state["kind"] == "identity" else state["kind"]
-    scaler = make_scaler(kind)
-    if state.get("shift") is not None:
-        scaler.shift = np.asarray(state["shift"], dtype=np.float64)
-        scaler.scale = np.asarray(state["scale"], dtype=np.float64)
-    return scaler
-
-
-# ----------------------------------------------------------------------------- windows
-
-
-def window_starts(
-    n_rows: int, lookback: int, horizon: int, stride: int = 1, *, source: str = "series"
-) -> np.ndarray:
-    """Start rows of the windows of ``lookback + horizon`` rows in ``n_rows``, every ``stride``.
-
-    The last window always ends at the last row, so strides > 1 never drop the most recent data.
-    Raises ``ValueError`` stating the lengths when the series is shorter than one window.
-    """
-    if lookback < 1 or horizon < 0 or stride < 1:
-        raise ValueError(
-            f"need lookback >= 1, horizon >= 0, stride >= 1; "
-            f"got lookback={lookback}, horizon={horizon}, stride={stride}"
-        )
-    size = lookback + horizon
-    if n_rows < size:
-        raise ValueError(
-            f"{source} has {n_rows} rows, shorter than lookback + horizon = "
-            f"{lookback} + {horizon} = {size}"
-        )
-    starts = np.arange(0, n_rows - size + 1, stride)
-    if starts[-1] != n_rows - size:
-        starts = np.append(starts, n_rows - size)
-    return starts
-
-
-def sliding_windows(x: np.ndarray, size: int, stride: int = 1) -> np.ndarray:
-    """(N, size, C) read-only view of the windows of a (T, C) array (see :func:`window_starts`)."""
-    starts = window_starts(len(x), size, 0, stride)
-    view = np.lib.stride_tricks.sliding_window_view(x, size, axis=0)  # (T-size+1, C, size)
-    return view[starts].swapaxes(1, 2)
-
-
-class WindowDataset(Dataset):
-    """Windows over aligned arrays: ``lookback`` rows of inputs, the next ``horizon`` of targets.
-
-    Args:
-        inputs: (T, C_in) values seen in the past window (targets, covariates, calendar).
-        targets: (T, C_out) values to forecast; may be the same array as ``inputs``.
-        lookback, horizon, stride: window geometry (see :func:`window_starts`).
-        known: optional (T, C_k) known-future covariates, returned for the future steps.
-        offset: added to ``start`` so that it counts rows of a longer series the arrays are
-            cut from (e.g. the test part's first row).
-        source: name used in error messages.
-
-    ``ds[i]`` (an int) is one window: a dict of float32 tensors ``past`` (L, C_in), ``future``
-    (H, C_out), optionally ``known`` (H, C_k), and ``start`` (the window's first row, int64).
-    ``ds[index]`` (a 1-D int tensor, array or list) is a batch of them in one gather, with a
-    leading batch axis — what :class:`rnnkit.data.TensorBatches` returns, so the training engine
-    reads windows without materialising them (T rows are stored once, not N windows).
-    """
-
-    def __init__(
-        self,
-        inputs: np.ndarray,
-        targets: np.ndarray,
-        lookback: int,
-        horizon: int,
-        stride: int = 1,
-        known: np.ndarray | None = None,
-        *,
-        offset: int = 0,
-        source: str = "series",
-    ) -> None:
-        if len(inputs) != len(targets) or (known is not None and len(known) != len(inputs)):
-            raise ValueError("inputs, targets and known must have the same number of rows")
-        self.inputs = torch.as_tensor(np.asarray(inputs, dtype=np.float32))
-        self.targets = torch.as_tensor(np.asarray(targets, dtype=np.float32))
-        self.known = None if known is None else torch.as_tensor(np.asarray(known, np.float32))
-        self.lookback, self.horizon, self.offset = lookback, horizon, offset
-        self.starts = torch.as_tensor(
-            window_starts(len(inputs), lookback, horizon, stride, source=source)
-        )
-
-    def __len__(self) -> int:
-        return len(self.starts)
-
-    def __getitem__(self, index) -> dict[str, torch.Tensor]:
-        if isinstance(index, (int, np.integer)):
-            return {k: v[0] for k, v in self[[int(index)]].items()}
-        starts = self.starts[torch.as_tensor(index, dtype=torch.long)]  # (B,)
-        past_rows = starts[:, None] + torch.arange(self.lookback)  # (B, L)
-        future_rows = starts[:, None] + self.lookback + torch.arange(self.horizon)  # (B, H)
-        batch = {
-            "past": self.inputs[past_rows],  # (B, L, C_in)
-            "future": self.targets[future_rows],  # (B, H, C_out)
-            "start": starts + self.offset,
-        }
-        if self.known is not None:
-            batch["known"] = self.known[future_rows]  # (B, H, C_k)
-        return batch

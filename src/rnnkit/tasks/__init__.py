@@ -1,17 +1,22 @@
 """The registry of tasks: one entry per task feeds the command line, the docs and the tests.
 
-An entry names the module holding the task (imported only when the task is used, so that
-``rnnkit --help`` stays fast); that module defines ``TASK``, an instance of a
-:class:`rnnkit.train.Task` subclass. To add a task, write ``rnnkit/tasks/NAME.py`` and one
-:func:`register` call below.
+An entry names the module holding the task, imported only when the task is used so that
+``rnnkit --help`` stays fast; that module defines ``TASK``, an instance of a
+:class:`rnnkit.train.Task` subclass whose class attributes declare its actions, presets and
+aliases. To add a task, write the package ``rnnkit/tasks/NAME/`` and one :func:`register` call
+below (or call :func:`register` from your own code before running the command line).
 """
 
 from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rnnkit.config import ConfigError, unknown_key_message
+
+if TYPE_CHECKING:  # importing rnnkit.train loads torch: only when a task is used
+    from rnnkit.train.task import Task
 
 
 @dataclass(frozen=True)
@@ -41,11 +46,41 @@ def register(info: TaskInfo) -> None:
     TASKS[info.name] = info
 
 
-def get_task(name: str):
-    """The task instance registered as ``name`` (imports its module)."""
+def get_task(name: str) -> Task:
+    """The task instance registered as ``name`` (imports its module and checks its actions)."""
     if name not in TASKS:
-        raise ConfigError(unknown_key_message(name, sorted(TASKS)).replace("key", "task", 1))
-    return importlib.import_module(TASKS[name].module).TASK
+        raise ConfigError(unknown_key_message(name, sorted(TASKS), "task"))
+    task = importlib.import_module(TASKS[name].module).TASK
+    check_task(task)
+    return task
+
+
+def check_task(task: Task) -> None:
+    """Refuse a task whose declared actions cannot all run (a programming error, so TypeError)."""
+    from rnnkit.train.task import STANDARD_ACTIONS, Task
+
+    unknown = set(task.actions) - set(STANDARD_ACTIONS)
+    if unknown:
+        raise TypeError(f"task {task.name!r}: unknown standard actions {sorted(unknown)}")
+    clash = set(task.actions) & set(task.commands)
+    if clash:
+        raise TypeError(
+            f"task {task.name!r}: its own commands {sorted(clash)} reuse standard actions it "
+            f"also lists; leave them out of Task.actions to replace them"
+        )
+    names = set(task.actions) | set(task.commands)
+    for alias, target in task.action_aliases.items():
+        if alias in names or target not in names:
+            raise TypeError(f"task {task.name!r}: alias {alias!r} -> {target!r} does not fit")
+    if "predict" in task.actions:
+        for hook in ("predict", "read_inputs", "write_predictions"):
+            if getattr(type(task), hook) is getattr(Task, hook):
+                raise TypeError(f"task {task.name!r} lists predict but does not define {hook}")
+
+
+def action_names(task: Task) -> list[str]:
+    """Every action of ``task`` as the command line lists it: standard, own, aliases."""
+    return [*task.actions, *task.commands, *task.action_aliases]
 
 
 register(

@@ -11,14 +11,14 @@ predicting and ``rnnkit --help`` start fast.
 from typing import TYPE_CHECKING, Any
 
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
-from .evaluation import evaluate, predict
+from .evaluation import collect, evaluate, predict
 from .inference import LoadedRun, evaluate_run, load_run, predict_run
 from .metrics import classification_metrics, confusion_matrix, regression_metrics
 from .optim import build_optimizer, clip_gradients, penalty
 from .rundir import RunDir, default_run_dir
 from .schedules import LRSchedule
 from .settings import OptimConfig, TrainConfig
-from .task import Step, Task, TaskData
+from .task import STANDARD_ACTIONS, Context, Inputs, Step, Task, TaskData
 from .tbptt import StreamBatches, detach_state, split_time
 
 if TYPE_CHECKING:
@@ -37,9 +37,12 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "STANDARD_ACTIONS",
     "Checkpoint",
     "CheckpointError",
+    "Context",
     "FitResult",
+    "Inputs",
     "LRSchedule",
     "LoadedRun",
     "OptimConfig",
@@ -53,6 +56,7 @@ __all__ = [
     "build_optimizer",
     "classification_metrics",
     "clip_gradients",
+    "collect",
     "confusion_matrix",
     "default_run_dir",
     "detach_state",

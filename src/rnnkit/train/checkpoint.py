@@ -126,6 +126,15 @@ def save_checkpoint(
     return path
 
 
+def update_task_state(path: str | Path, task_state: dict[str, Any]) -> Path:
+    """Rewrite the checkpoint at ``path`` with another task state (atomically, as a save)."""
+    ckpt = load_checkpoint(path)
+    info = {k: v for k, v in ckpt.info.items() if k not in ("format", "version", "files")}
+    return save_checkpoint(
+        ckpt.path, ckpt.weights, ckpt.config, task_state, ckpt.trainer_state, info
+    )
+
+
 def _plain_tensors(tensors: dict[str, Tensor]) -> dict[str, Tensor]:
     """Contiguous CPU tensors, with storage shared between entries copied (safetensors needs it)."""
     out: dict[str, Tensor] = {}

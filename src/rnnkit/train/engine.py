@@ -17,7 +17,7 @@ import os
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +25,15 @@ import lightning.pytorch as L
 import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping, TQDMProgressBar
 
+from rnnkit import __version__
 from rnnkit.allocator import keep_freed_memory
 
-from .checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
-from .evaluation import evaluate
+from .checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint, update_task_state
+from .evaluation import collect
 from .module import Checkpoints, EngineModule, SafeCheckpointIO
 from .plots import plot_losses
 from .rundir import RunDir, default_run_dir, write_json
-from .task import Task
+from .task import SPLITS, Context, Task
 
 
 @dataclass
@@ -143,26 +144,31 @@ def fit(
 def _finish(
     task: Task, module: EngineModule, device: torch.device, started: float, stopped_early: bool
 ) -> FitResult:
-    """Reload the best checkpoint; write metrics.json, loss.png and the task's reports."""
-    run, data, t = module.run, module.data, module.config.train
+    """Reload the best checkpoint, calibrate, and write metrics.json, loss.png and the reports."""
+    run, data, config = module.run, module.data, module.config
+    t = config.train
     model = module.model.to(device)
     best = load_checkpoint(run.path, prefer="best")
     best.load_into(model)
     log = run.read_log()
-    metrics: dict[str, Any] = {"task": task.name}
-    splits = (
-        ("train", data.train if t.eval_train else None),
-        ("validation", data.val),
-        ("test", data.test),
-    )
-    for split, source in splits:
-        if source is None:
-            continue
-        values, outputs = evaluate(
-            task, model, source, t.eval_batch_size, progress=t.progress, desc=split
-        )
+    collected = {}
+    for split in SPLITS:
+        source = data.split(split)
+        if source is not None and (split != "train" or t.eval_train):
+            collected[split] = collect(
+                task, model, source, t.eval_batch_size, progress=t.progress, desc=split
+            )
+    ctx = Context(config, data.state, "train", run.path, data)
+    calibrated = task.calibrate({s: outputs for s, (_, outputs) in collected.items()}, ctx)
+    if calibrated:
+        state = {**data.state, **calibrated}
+        update_task_state(best.path, state)
+        ctx = replace(ctx, state=state)
+    metrics: dict[str, Any] = {"task": task.name, "version": __version__}
+    for split, (loss, outputs) in collected.items():
+        values = {"loss": loss, **task.metrics(outputs, ctx.for_split(split))}
         metrics[split] = values
-        task.report(run.path, split, outputs, values, data.state)
+        task.report(outputs, values, ctx.for_split(split))
     metrics.update(
         {
             "wall_time_s": round(time.perf_counter() - started, 3),

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from .loading import eval_batches, eval_length
-from .task import Task
+from .task import Context, Task
 
 
 def to_device(batch: dict[str, Tensor], device: torch.device) -> dict[str, Tensor]:
@@ -29,7 +29,7 @@ def batch_size_of(batch: dict[str, Tensor]) -> int:
 
 
 @torch.no_grad()
-def evaluate(
+def collect(
     task: Task,
     model: nn.Module,
     source: Any,
@@ -37,11 +37,11 @@ def evaluate(
     *,
     progress: bool = False,
     desc: str = "evaluate",
-) -> tuple[dict[str, float], dict[str, Tensor]]:
+) -> tuple[float, dict[str, Tensor]]:
     """Run ``task.step`` over every batch of ``source`` in eval mode.
 
-    Returns ``(metrics, outputs)``: ``metrics`` holds ``loss`` (the exact mean over items) and
-    the task's metrics; ``outputs`` the task's step outputs concatenated along the batch axis.
+    Returns ``(loss, outputs)``: the exact mean loss over items, and the task's step outputs
+    concatenated along the batch axis.
     """
     device = next(model.parameters()).device
     was_training = model.training
@@ -50,11 +50,14 @@ def evaluate(
     weight = 0.0
     collected: dict[str, list[Tensor]] = {}
     state = None
-    batches = eval_batches(source, batch_size)
     n = eval_length(source, batch_size)
     try:
         for batch, reset in tqdm(
-            batches, total=n, desc=desc, disable=not progress or n < 2, leave=False
+            eval_batches(source, batch_size),
+            total=n,
+            desc=desc,
+            disable=not progress or n < 2,
+            leave=False,
         ):
             batch = to_device(batch, device)
             step = task.step(model, batch, None if reset else state)
@@ -66,9 +69,21 @@ def evaluate(
                 collected.setdefault(k, []).append(v.detach())
     finally:
         model.train(was_training)
-    outputs = {k: torch.cat(v) for k, v in collected.items()}
-    metrics = {"loss": float(total) / max(weight, 1e-12), **task.metrics(outputs)}
-    return metrics, outputs
+    return float(total) / max(weight, 1e-12), {k: torch.cat(v) for k, v in collected.items()}
+
+
+def evaluate(
+    task: Task,
+    model: nn.Module,
+    source: Any,
+    batch_size: int,
+    ctx: Context,
+    *,
+    progress: bool = False,
+) -> tuple[dict[str, Any], dict[str, Tensor]]:
+    """:func:`collect`, then the task's metrics: ``({"loss": ..., **metrics}, outputs)``."""
+    loss, outputs = collect(task, model, source, batch_size, progress=progress, desc=ctx.split)
+    return {"loss": loss, **task.metrics(outputs, ctx)}, outputs
 
 
 @torch.no_grad()

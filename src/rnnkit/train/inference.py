@@ -16,18 +16,22 @@ from rnnkit.config import ConfigError, from_dict
 
 from .checkpoint import Checkpoint, load_checkpoint
 from .evaluation import evaluate, predict
-from .task import Task
+from .task import Context, Task, TaskData
 
 
 @dataclass
 class LoadedRun:
-    """A task's model rebuilt from a checkpoint, with the configuration and data state it used."""
+    """A task's model rebuilt from a checkpoint, with the configuration and task state it used."""
 
     task: Task
     config: Any
     model: nn.Module
     state: dict[str, Any]
     checkpoint: Checkpoint
+
+    def context(self, split: str = "test", data: TaskData | None = None) -> Context:
+        """A hook context for an evaluation of this run (nothing is written to the run)."""
+        return Context(self.config, self.state, split, None, data)
 
 
 def load_run(
@@ -59,12 +63,20 @@ def load_run(
 
 
 def evaluate_run(
-    run: LoadedRun, source: Any, progress: bool = True
+    run: LoadedRun,
+    source: Any,
+    split: str = "test",
+    data: TaskData | None = None,
+    progress: bool = True,
 ) -> tuple[dict[str, Any], dict[str, Tensor]]:
-    """Metrics (and the step outputs) of a loaded run on ``source``."""
-    return evaluate(
-        run.task, run.model, source, run.config.train.eval_batch_size, progress=progress
-    )
+    """Metrics (and the step outputs) of a loaded run on ``source``.
+
+    ``split`` is what ``source`` is (``"test"`` ..., or ``"input"`` for a user's file) and
+    ``data`` the prepared data it belongs to, as the task's metrics may need them.
+    """
+    batch_size = run.config.train.eval_batch_size
+    ctx = run.context(split, data)
+    return evaluate(run.task, run.model, source, batch_size, ctx, progress=progress)
 
 
 def predict_run(run: LoadedRun, source: Any, progress: bool = True) -> dict[str, Tensor]:

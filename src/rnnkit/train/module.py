@@ -24,6 +24,7 @@ import torch
 from lightning.fabric.plugins import CheckpointIO
 from lightning.pytorch.callbacks import ModelCheckpoint
 
+from rnnkit import __version__
 from rnnkit.config import to_dict
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
@@ -32,7 +33,7 @@ from .loading import TrainBatches, derive_seed
 from .optim import build_optimizer, clip_gradients, penalized_weights, penalty
 from .rundir import RunDir, write_json
 from .schedules import LRSchedule
-from .task import Task, TaskData
+from .task import Context, Task, TaskData
 from .tbptt import detach_state
 
 
@@ -169,13 +170,9 @@ class EngineModule(L.LightningModule):
         record["train_loss"] = float(sums[0] / sums[1].clamp(min=1e-12))
         t = self.config.train
         if self.data.val is not None:
+            ctx = Context(self.config, self.data.state, "validation", self.run.path, self.data)
             metrics, _ = evaluate(
-                self.task,
-                self.model,
-                self.data.val,
-                t.eval_batch_size,
-                progress=t.progress,
-                desc="validate",
+                self.task, self.model, self.data.val, t.eval_batch_size, ctx, progress=t.progress
             )
             record.update({f"val_{k}": v for k, v in metrics.items() if _is_number(v)})
         record["time_s"] = time.perf_counter() - self._epoch_start
@@ -247,6 +244,7 @@ class SafeCheckpointIO(CheckpointIO):
             "task": engine.get("task"),
             "epoch": lightning.get("epoch"),
             "global_step": lightning.get("global_step"),
+            "rnnkit_version": __version__,
         }
         save_checkpoint(
             path, weights, config, task_state, {"lightning": lightning, "engine": engine}, info

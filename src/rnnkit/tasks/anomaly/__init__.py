@@ -1,36 +1,21 @@
 """Time-series anomaly detection with recurrent networks, evaluated NAB-style.
 
-Four detectors share one windowing, scaling, threshold and event rule
-(:mod:`.detectors`): an LSTM window autoencoder (reconstruction error), an LSTM forecaster
-(forecast error), GRU encoder features + One-Class SVM, RNN encoder features + Isolation
-Forest. Networks train through :mod:`rnnkit.train` (:mod:`.task`); thresholds are fitted on
-training data only (:mod:`.thresholds`); :mod:`.nab` scores detections against labelled windows
-(event precision/recall/F1 and the NAB score); :mod:`.data` reads CSV series, labels and the NAB
-corpus; :mod:`.plots` draws a scored series.
+A detector composes a scorer — the forecasting task's LSTM (forecast error), an LSTM window
+autoencoder (reconstruction error), or GRU/RNN encoder features + One-Class SVM / Isolation
+Forest — with one scaling, threshold and event rule (:mod:`.detector`). Networks train through
+:mod:`rnnkit.train` (:mod:`.task`); thresholds are fitted after training on held-out records
+only (:mod:`.thresholds`); :mod:`.nab` scores detections against labelled windows (event
+precision/recall/F1 and the NAB score); :mod:`.plots` draws a scored series.
 
-Command line: ``rnnkit anomaly fit | detect | evaluate`` (``fit`` is another name for ``train``).
+Command line: ``rnnkit anomaly train | detect | evaluate`` (``fit`` is another name for
+``train``; :mod:`.commands`).
 """
 
-from .data import LabelledSeries, Series, load_nab, nab_root, read_series, read_windows
-from .detectors import Detection, Detector
-from .nab import (
-    PROFILES,
-    FileScore,
-    Summary,
-    events_from_flags,
-    probation_length,
-    score_file,
-    summarise,
-)
-from .task import (
-    TASK,
-    AnomalyConfig,
-    AnomalyData,
-    AnomalyTask,
-    DetectorModel,
-    DetectRule,
-    fit_detector,
-)
+from .commands import detect, evaluate
+from .config import AnomalyConfig, AnomalyData, DetectorModel, DetectRule
+from .detector import Detection, Detector
+from .nab import PROFILES, FileScore, Summary, events_from_flags, score_file, summarise
+from .task import TASK, AnomalyTask, fit_detector, load_detector, read_data, split_rows
 from .thresholds import (
     DynamicThreshold,
     LikelihoodThreshold,
@@ -39,6 +24,8 @@ from .thresholds import (
     hundman_epsilon,
     make_threshold,
 )
+
+AnomalyTask.commands = {"detect": detect, "evaluate": evaluate}
 
 __all__ = [
     "PROFILES",
@@ -51,22 +38,18 @@ __all__ = [
     "DetectorModel",
     "DetectRule",
     "DynamicThreshold",
-    "LikelihoodThreshold",
     "FileScore",
-    "LabelledSeries",
+    "LikelihoodThreshold",
     "QuantileThreshold",
-    "Series",
     "SigmaThreshold",
     "Summary",
     "events_from_flags",
     "fit_detector",
     "hundman_epsilon",
-    "load_nab",
+    "load_detector",
     "make_threshold",
-    "nab_root",
-    "probation_length",
-    "read_series",
-    "read_windows",
+    "read_data",
     "score_file",
+    "split_rows",
     "summarise",
 ]

@@ -1,38 +1,32 @@
-"""The networks behind the detectors: a window autoencoder and a next-steps forecaster.
+"""The networks behind the detectors: a window autoencoder, or the forecasting task's model.
 
-Shapes: N windows, L window length, C value columns, H hidden size, P forecast horizon.
-Both models are batch-first and built from :mod:`rnnkit.nn` layers (``cell`` = ``"lstm"``,
-``"gru"`` or ``"rnn"``); ``encode`` gives the (N, H) features the scikit-learn detectors use.
+Shapes: N windows, L window length, C value columns, H hidden size, P forecast horizon. Both
+are batch-first and built from :func:`rnnkit.nn.make_encoder` (``lstm``, ``gru`` or ``rnn``).
 """
 
 from __future__ import annotations
 
 from torch import Tensor, nn
 
-from rnnkit.nn import GRU, LSTM, RNN
+from rnnkit.nn import make_encoder
+from rnnkit.tasks.forecast.model import Forecaster
 
-CELLS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
-
-
-def make_rnn(cell: str, input_size: int, hidden_size: int, num_layers: int) -> nn.Module:
-    """A batch-first ``rnnkit.nn`` LSTM, GRU or tanh RNN."""
-    if cell not in CELLS:
-        raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
-    return CELLS[cell](input_size, hidden_size, num_layers, batch_first=True)
+from .config import DetectorModel
 
 
 class WindowAutoencoder(nn.Module):
     """Sequence autoencoder: encoder RNN → last hidden state z → decoder RNN → window.
 
     The decoder reads z at every step and reconstructs the window in reverse order, last record
-    first (Srivastava et al., 2015; Malhotra et al., 2016), which the training loss undoes.
-    ``forward``: (N, L, C) -> (N, L, C).
+    first (Srivastava et al., 2015; Malhotra et al., 2016), which the output flips back.
+    ``forward``: (N, L, C) -> (N, L, C); :meth:`reconstruct` also returns z (N, H), the features
+    the scikit-learn detectors use.
     """
 
     def __init__(self, cell: str, input_size: int, hidden_size: int, num_layers: int = 1):
         super().__init__()
-        self.encoder = make_rnn(cell, input_size, hidden_size, num_layers)
-        self.decoder = make_rnn(cell, hidden_size, hidden_size, num_layers)
+        self.encoder = make_encoder(cell, input_size, hidden_size, num_layers)
+        self.decoder = make_encoder(cell, hidden_size, hidden_size, num_layers)
         self.head = nn.Linear(hidden_size, input_size)
 
     def encode(self, x: Tensor) -> Tensor:
@@ -40,31 +34,34 @@ class WindowAutoencoder(nn.Module):
         output, _ = self.encoder(x)
         return output[:, -1]
 
-    def forward(self, x: Tensor) -> Tensor:
+    def reconstruct(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(N, L, C) -> the reconstruction (N, L, C) and the features z (N, H)."""
         z = self.encode(x)  # (N, H)
         repeated = z.unsqueeze(1).expand(-1, x.shape[1], -1)  # (N, L, H)
         output, _ = self.decoder(repeated)
-        return self.head(output).flip(1)  # (N, L, C), back in time order
-
-
-class Forecaster(nn.Module):
-    """RNN over a window of L records → linear head → the next P records.
-
-    ``forward``: (N, L, C) -> (N, P, C).
-    """
-
-    def __init__(
-        self, cell: str, input_size: int, hidden_size: int, num_layers: int = 1, horizon: int = 1
-    ):
-        super().__init__()
-        self.rnn = make_rnn(cell, input_size, hidden_size, num_layers)
-        self.head = nn.Linear(hidden_size, horizon * input_size)
-        self.horizon = horizon
-
-    def encode(self, x: Tensor) -> Tensor:
-        """(N, L, C) -> (N, H)."""
-        output, _ = self.rnn(x)
-        return output[:, -1]
+        return self.head(output).flip(1), z  # back in time order
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.encode(x)).view(x.shape[0], self.horizon, x.shape[2])
+        return self.reconstruct(x)[0]
+
+
+def build_network(m: DetectorModel, columns: int) -> nn.Module:
+    """The detector's network for ``columns`` value columns.
+
+    ``forecast``: the forecasting task's :class:`~rnnkit.tasks.forecast.model.Forecaster`
+    (direct strategy: the last state -> the next P records of every column; with
+    ``model.center`` it forecasts from the window's last value, ``norm="last"``). The others:
+    a :class:`WindowAutoencoder`.
+    """
+    if m.method == "forecast":
+        return Forecaster(
+            columns,
+            columns,
+            m.horizon,
+            cell=m.rnn_cell,
+            hidden_size=m.hidden_size,
+            num_layers=m.num_layers,
+            strategy="direct",
+            norm="last" if m.center else "none",
+        )
+    return WindowAutoencoder(m.rnn_cell, columns, m.hidden_size, m.num_layers)

@@ -40,7 +40,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-Window = tuple[int, int]  # record indices (start, end), inclusive
+from rnnkit.data.datasets.nab import probation_length
+from rnnkit.data.labels import Window
 
 
 @dataclass(frozen=True)
@@ -57,15 +58,6 @@ PROFILES: dict[str, Profile] = {
     "reward_low_FP_rate": Profile(tp=1.0, fp=0.22, fn=1.0),
     "reward_low_FN_rate": Profile(tp=1.0, fp=0.11, fn=2.0),
 }
-
-
-def probation_length(length: int, fraction: float = 0.15) -> int:
-    """NAB's probationary period: ``min(floor(fraction·T), fraction·5000)`` records (≤ 750)."""
-    if length < 0:
-        raise ValueError(f"length must be >= 0, got {length}")
-    if not 0.0 <= fraction < 1.0:
-        raise ValueError(f"fraction must be in [0, 1), got {fraction}")
-    return int(min(math.floor(fraction * length), math.floor(fraction * 5000)))
 
 
 def scaled_sigmoid(x: float) -> float:

@@ -1,6 +1,6 @@
 """Thresholds that turn anomaly scores into flags, fitted on training scores only.
 
-* :class:`QuantileThreshold` — the q-quantile of the training scores (the seed uses q = 0.99).
+* :class:`QuantileThreshold` — the q-quantile of the training scores (0.99 is customary).
 * :class:`SigmaThreshold` — mean + k·std of the training scores.
 * :class:`DynamicThreshold` — the non-parametric dynamic threshold of Hundman et al. (2018),
   "Detecting Spacecraft Anomalies Using LSTMs and Nonparametric Dynamic Thresholding" (KDD),

@@ -12,15 +12,18 @@ that :func:`read_inputs` needs to turn a user's files into the same kind of sequ
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rnnkit.data import Sequences, load_digits, load_sequences, pad_sequences, split
-from rnnkit.data.audio import frames, load_fsdd, read_wav, resample
+from rnnkit.data import Sequences, load_sequences, pad_sequences, random_split
+from rnnkit.data.audio import frames, read_wav, resample
+from rnnkit.data.datasets.digits import load_digits
+from rnnkit.data.datasets.fsdd import load_fsdd
+from rnnkit.data.datasets.mnist import load_idx_dir
 from rnnkit.data.fetch import data_dir
-from rnnkit.data.idx import load_idx_dir
 from rnnkit.data.images import image_sequences, read_images
 
 Splits = dict[str, Sequences | None]
@@ -39,7 +42,7 @@ def load_splits(d: Any) -> tuple[Splits, dict[str, Any]]:
         return _mnist(d)
     if d.dataset == "fsdd":
         return _fsdd(d)
-    train, test = split(load_digits(), d.test_fraction, d.seed)
+    train, test = random_split(load_digits(), d.test_fraction, d.seed)
     return {"train": train, "val": None, "test": test}, {"kind": "sequences"}
 
 
@@ -90,13 +93,13 @@ def _fsdd(d: Any) -> tuple[Splits, dict[str, Any]]:
     return out, state
 
 
-def _audio_frames(samples: np.ndarray, state: dict[str, Any]) -> np.ndarray:
+def _audio_frames(samples: np.ndarray, state: Mapping[str, Any]) -> np.ndarray:
     return frames(
         samples, state["sample_rate"], state["features"], state["n_mels"], state["n_mfcc"]
     )
 
 
-def read_inputs(path: Path, state: dict[str, Any]) -> tuple[list[str] | None, Sequences]:
+def read_inputs(path: Path, state: Mapping[str, Any]) -> tuple[list[str] | None, Sequences]:
     """A user's files as sequences of the kind the model was trained on, with their names.
 
     image: a PNG, an NPY image or stack, or a folder of them; audio: a WAV or a folder of WAVs

@@ -12,16 +12,16 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-import rnnkit.nn as rnn
 from rnnkit.config import Section, option
 from rnnkit.data import length_mask
+from rnnkit.nn import CellName, make_encoder
 
 
 @dataclass(frozen=True)
 class EncoderConfig(Section):
     """The recurrent encoder, an optional convolutional front end, and the classification head."""
 
-    cell: Literal["lstm", "gru", "rnn"] = option("gru", "recurrent layer type (rnnkit.nn)")
+    cell: CellName = option("gru", "recurrent layer type (rnnkit.nn)")
     hidden_size: int = option(64, "hidden units per direction", low=1)
     num_layers: int = option(1, "stacked recurrent layers", low=1)
     bidirectional: bool = option(True, "also read each sequence backwards")
@@ -59,12 +59,11 @@ class SequenceEncoder(nn.Module):
 
     def __init__(self, input_size: int, config: EncoderConfig) -> None:
         super().__init__()
-        layer = {"lstm": rnn.LSTM, "gru": rnn.GRU, "rnn": rnn.RNN}[config.cell]
-        self.rnn = layer(
+        self.rnn = make_encoder(
+            config.cell,
             input_size,
             config.hidden_size,
             num_layers=config.num_layers,
-            batch_first=True,
             dropout=config.dropout,
             bidirectional=config.bidirectional,
             layer_norm=config.layer_norm,

@@ -1,14 +1,12 @@
 """Time-series forecasting: ``rnnkit forecast train | evaluate | predict``.
 
 Modules: :mod:`.data` (CSV/ETT -> scaled windows, modes S/M/MS), :mod:`.model` (the
-:class:`Forecaster` network), :mod:`.baselines`, :mod:`.metrics`, :mod:`.evaluate` (reports and
-forecasts ahead), :mod:`.plots`, :mod:`.task` (configuration and engine hooks). See
+:class:`Forecaster` network), :mod:`.baselines`, :mod:`.metrics`, :mod:`.report` (the test report
+beside the baselines), :mod:`.plots`, :mod:`.task` (configuration and engine hooks). See
 ``docs/forecast.md``.
 """
 
 from .model import Forecaster
-from .task import ForecastConfig, ForecastTask
+from .task import TASK, ForecastConfig, ForecastTask
 
 __all__ = ["TASK", "ForecastConfig", "ForecastTask", "Forecaster"]
-
-TASK = ForecastTask()

@@ -20,19 +20,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rnnkit.data import ett
-from rnnkit.data.timeseries import (
-    Scaler,
-    Split,
-    TimeSeries,
-    WindowDataset,
-    calendar_features,
-    chronological_split,
-    make_scaler,
-    read_csv,
-    season_length,
-    window_starts,
-)
+from rnnkit.data.datasets import ett
+from rnnkit.data.scaling import Scaler, make_scaler
+from rnnkit.data.splits import Split, chronological_split
+from rnnkit.data.timeseries import TimeSeries, calendar_features, read_series, season_length
+from rnnkit.data.windows import WindowDataset, window_starts
 
 MODES = ("S", "M", "MS")
 
@@ -150,7 +142,7 @@ def load_series(
         raise ValueError("give exactly one of --data.csv PATH or --data.ett NAME")
     if ett_name:
         return ett.load(ett_name, data_dir)
-    return read_csv(csv, time_column, freq=freq, fill=fill)
+    return read_series(csv, time_column, regular=True, freq=freq, fill=fill)
 
 
 def prepare(

@@ -18,14 +18,11 @@ between training and test periods (cf. RevIN, Kim et al. 2022, without the affin
 
 from __future__ import annotations
 
-import random
-
 import torch
 from torch import Tensor, nn
 
-import rnnkit.nn as rnn
+from rnnkit.nn import ENCODERS, make_encoder
 
-CELLS = {"lstm": rnn.LSTM, "gru": rnn.GRU, "rnn": rnn.RNN}
 STRATEGIES = ("direct", "recursive", "seq2seq")
 NORMS = ("none", "last", "mean")
 LOSSES = ("mse", "mae", "huber")
@@ -72,8 +69,8 @@ class Forecaster(nn.Module):
         loss: str = "mse",
     ) -> None:
         super().__init__()
-        if cell not in CELLS:
-            raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
+        if cell not in ENCODERS:
+            raise ValueError(f"cell must be one of {sorted(ENCODERS)}, got {cell!r}")
         if strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
         if norm not in NORMS:
@@ -99,15 +96,14 @@ class Forecaster(nn.Module):
         self.n_q = max(1, len(self.quantiles))
         self.teacher_forcing = teacher_forcing
         self.loss_kind = loss
-        make = CELLS[cell]
         rnn_args = dict(num_layers=num_layers, batch_first=True, dropout=dropout)
-        self.encoder = make(n_observed + n_known, hidden_size, **rnn_args)
+        self.encoder = make_encoder(cell, n_observed + n_known, hidden_size, **rnn_args)
         if strategy == "direct":
             self.head = nn.Linear(hidden_size + horizon * n_known, horizon * n_targets * self.n_q)
         elif strategy == "recursive":
             self.head = nn.Linear(hidden_size, n_observed)
         else:
-            self.decoder = make(n_targets + n_known, hidden_size, **rnn_args)
+            self.decoder = make_encoder(cell, n_targets + n_known, hidden_size, **rnn_args)
             self.head = nn.Linear(hidden_size, n_targets * self.n_q)
 
     # -- instance normalisation ---------------------------------------------------------------
@@ -196,7 +192,10 @@ class Forecaster(nn.Module):
     def _seq2seq(self, x: Tensor, known: Tensor, future: Tensor | None) -> Tensor:
         _, state = self.encoder(x)
         prev = x[:, -1:, : self.n_targets]  # last observed targets (normalised)
-        forced = self.training and future is not None and random.random() < self.teacher_forcing
+        # torch's generator, which the engine seeds per epoch: runs are reproducible
+        forced = (
+            self.training and future is not None and bool(torch.rand(()) < self.teacher_forcing)
+        )
         if forced:  # one fused decoder call over the whole horizon
             inputs = torch.cat([prev, future[:, :-1, : self.n_targets]], dim=1)
             out, _ = self.decoder(torch.cat([inputs, known], dim=-1), state)

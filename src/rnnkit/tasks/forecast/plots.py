@@ -1,4 +1,4 @@
-"""PNG plots of a forecast run (matplotlib, Agg backend: no display needed)."""
+"""PNG plots of a forecast run, drawn with matplotlib's object API (no display needed)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def plot_forecast(
@@ -34,8 +25,10 @@ def plot_forecast(
         forecasts: name -> (H,) forecast in the same units.
         interval: optional ``(lower (H,), upper (H,), label)`` band around the model's forecast.
     """
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(10, 4))
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 4))
+    ax = fig.subplots()
     ax.plot(history.index, history.to_numpy(), color="0.3", lw=1, label="history")
     ax.plot(actual.index, actual.to_numpy(), color="k", lw=1.2, label="actual")
     if interval is not None:
@@ -50,7 +43,6 @@ def plot_forecast(
     fig.autofmt_xdate()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return Path(path)
 
 
@@ -58,8 +50,10 @@ def plot_error_by_step(
     path: str | Path, errors: dict[str, list[float]], *, metric: str = "MAE", title: str = ""
 ) -> Path:
     """One line per model/baseline: ``metric`` against the horizon step (1..H)."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4))
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
     for i, (name, values) in enumerate(errors.items()):
         steps = np.arange(1, len(values) + 1)
         ax.plot(steps, values, color=f"C{i}", lw=1.8 if i == 0 else 1, label=name)
@@ -70,5 +64,4 @@ def plot_error_by_step(
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return Path(path)

@@ -12,6 +12,7 @@ scalers, so ``evaluate`` and ``predict`` rebuild the exact scaling from the run 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -22,20 +23,17 @@ import torch
 from torch import Tensor
 
 from rnnkit.config import Section, option
-from rnnkit.data import ett
-from rnnkit.data.timeseries import (
-    TimeSeries,
-    WindowDataset,
-    from_frame,
-    read_frame,
-    scaler_from_state,
-)
-from rnnkit.train import OptimConfig, Step, Task, TaskData, TrainConfig
+from rnnkit.data.datasets import ett
+from rnnkit.data.scaling import scaler_from_state
+from rnnkit.data.timeseries import TimeSeries, from_frame, read_frame
+from rnnkit.data.windows import WindowDataset
+from rnnkit.nn import CellName
+from rnnkit.train import Context, Inputs, OptimConfig, Step, Task, TaskData, TrainConfig
 
 from . import metrics as fm
 from .data import Prepared, known_features, load_series, prepare
-from .evaluate import BASELINES, build_report
 from .model import Forecaster, pinball_loss, point_loss
+from .report import BASELINES, build_report
 
 
 @dataclass(frozen=True)
@@ -66,7 +64,7 @@ class ForecastData(Section):
 class ForecastModel(Section):
     """The network: a recurrent encoder and a multi-step decoder."""
 
-    cell: Literal["lstm", "gru", "rnn"] = option("lstm", "recurrent cell (rnnkit.nn)")
+    cell: CellName = option("lstm", "recurrent cell (rnnkit.nn)")
     hidden_size: int = option(64, "hidden units per layer", low=1)
     num_layers: int = option(1, "stacked recurrent layers", low=1)
     dropout: float = option(0.0, "dropout between recurrent layers", low=0, high=1)
@@ -104,6 +102,7 @@ class ForecastTask(Task[ForecastConfig]):
 
     name = "forecast"
     config_class = ForecastConfig
+    headline = ("mse", "mae")
     aliases = {
         "data": "data.csv",
         "csv": "data.csv",
@@ -116,54 +115,20 @@ class ForecastTask(Task[ForecastConfig]):
         "epochs": "train.epochs",
     }
 
-    def __init__(self) -> None:
-        self.prepared: Prepared | None = None  # set by load_data: the report needs the series
-        self.config: ForecastConfig | None = None
-
     # ------------------------------------------------------------------------------ data
     def load_data(self, config: ForecastConfig) -> TaskData:
         d = config.data
-        prep = self.prepare(config)
-        data = TaskData(
+        prep = prepare_series(config)
+        return TaskData(
             train=prep.dataset("train", d.train_stride),
             val=prep.dataset("val", d.eval_stride),
             test=prep.dataset("test", d.eval_stride),
             state=data_state(prep),
-        )
-        self.prepared, self.config = prep, config
-        return data
-
-    def prepare(self, config: ForecastConfig) -> Prepared:
-        """The validated, split and scaled series (scalers fitted on the training rows)."""
-        d = config.data
-        series = load_series(
-            csv=d.csv or None,
-            ett_name=d.ett or None,
-            data_dir=d.data_dir,
-            time_column=d.time_column,
-            freq=d.freq or None,
-            fill=d.fill,
-        )
-        split = ett.informer_split(d.ett) if d.ett else None
-        targets = d.target or ((ett.TARGET,) if d.ett and d.mode != "M" else ())
-        return prepare(
-            series,
-            mode=d.mode,
-            targets=targets,
-            covariates=d.covariates,
-            known=d.known,
-            calendar=d.calendar,
-            lookback=d.lookback,
-            horizon=d.horizon,
-            split=split,
-            val=_share(d.val),
-            test=_share(d.test),
-            scaler=d.scaler,
+            extra=prep,
         )
 
     # ------------------------------------------------------------------------------ model
-    def build_model(self, config: ForecastConfig, state: dict[str, Any]) -> Forecaster:
-        self.config = config
+    def build_model(self, config: ForecastConfig, state: Mapping[str, Any]) -> Forecaster:
         m = config.model
         return Forecaster(
             n_observed=len(state["observed"]),
@@ -205,67 +170,35 @@ class ForecastTask(Task[ForecastConfig]):
             loss = point_loss(y, true, model.loss_kind)
         return Step(loss, {"pred": y.detach(), "true": true, "start": batch["start"]})
 
-    def metrics(self, outputs: dict[str, Tensor]) -> dict[str, Any]:
+    def metrics(self, outputs: dict[str, Tensor], ctx: Context) -> dict[str, Any]:
         """MSE and MAE on the scaled data (the ETT protocol); interval coverage with quantiles.
 
-        On the test windows of the prepared series (``fit``'s final evaluation and ``rnnkit
+        On the test split of the prepared series (``fit``'s final evaluation and ``rnnkit
         forecast evaluate``) also the baselines, original-unit metrics and the skill against
         the naive forecast (see :func:`summary`).
         """
         if "pred" not in outputs:
             raise ValueError("forecast: no window with a complete future to evaluate")
         pred, true = outputs["pred"].double().numpy(), outputs["true"].double().numpy()
-        quantiles = self.config.model.quantiles if self.config else ()
+        quantiles = ctx.config.model.quantiles
         point = pred[..., quantiles.index(0.5)] if pred.ndim == 4 else pred
         out: dict[str, Any] = fm.scaled_metrics(point, true)
         if pred.ndim == 4:
             interval = fm.interval_metrics(pred, true, quantiles)
             out.update(coverage=interval["coverage"], interval_width=interval["width"])
-        if self._is_test(outputs):
-            out.update(summary(self.test_report(outputs)))
+        if _of_test_split(ctx):
+            out.update(summary(test_report(outputs, ctx)))
         return out
 
-    def _is_test(self, outputs: dict[str, Tensor]) -> bool:
-        """True when ``outputs`` are the prepared series' test windows."""
-        if self.prepared is None or self.config is None:
-            return False
-        first = int(outputs["start"].min())
-        return first >= self.prepared.rows("test")[0] and len(outputs["start"]) == len(
-            self.prepared.origins("test", self.config.data.eval_stride)
-        )
-
-    def report(
-        self,
-        run_dir: Path,
-        split: str,
-        outputs: dict[str, Tensor],
-        metrics: dict[str, Any],
-        state: dict[str, Any],
-    ) -> None:
+    def report(self, outputs: dict[str, Tensor], metrics: dict[str, Any], ctx: Context) -> None:
         """On the test split: ``forecast_test.json`` (per step, per fold) and the PNG plots."""
-        if split != "test" or not self._is_test(outputs):
+        if not _of_test_split(ctx) or ctx.run_dir is None:
             return
-        full = self.test_report(outputs, plot_dir=run_dir)
-        (Path(run_dir) / "forecast_test.json").write_text(json.dumps(full, indent=1) + "\n")
-
-    def test_report(self, outputs: dict[str, Tensor], plot_dir: Path | None = None) -> dict:
-        """The full report of the test outputs of :meth:`step` (see :func:`build_report`)."""
-        prep, e = self.prepared, self.config.eval
-        origins = outputs["start"].numpy() + prep.lookback - 1
-        return build_report(
-            prep,
-            outputs["pred"].double().numpy(),
-            self.config.model.quantiles,
-            origins,
-            baselines=e.baselines,
-            arima_order=tuple(e.arima_order),
-            max_fit=e.max_fit,
-            plot_dir=plot_dir,
-            plot_series=e.plot_series,
-        )
+        full = test_report(outputs, ctx, plot_dir=ctx.run_dir)
+        (Path(ctx.run_dir) / "forecast_test.json").write_text(json.dumps(full, indent=1) + "\n")
 
     # ------------------------------------------------------------------------------ predict
-    def read_inputs(self, path: Path, config: ForecastConfig, state: dict[str, Any]):
+    def read_inputs(self, path: Path, config: ForecastConfig, state: Mapping[str, Any]) -> Inputs:
         """Every window of a CSV, scaled with the run's scalers, plus the forecast-ahead one.
 
         ``evaluate --data FILE`` scores the windows with a complete future; ``predict`` writes
@@ -273,9 +206,8 @@ class ForecastTask(Task[ForecastConfig]):
         columns, the file must end with ``horizon`` extra rows whose known columns are filled
         and whose other columns are empty.
         """
-        self.config = config
         series, future_known = read_prediction_csv(path, config, state)
-        return prediction_windows(series, future_known, state)
+        return Inputs(prediction_windows(series, future_known, state))
 
     def predict(self, model: Forecaster, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         """The forecast ahead: only the window whose whole future is unknown is run."""
@@ -285,18 +217,68 @@ class ForecastTask(Task[ForecastConfig]):
         return {"forecast": forecast, "origin_ns": batch["origin_ns"][ahead]}
 
     def write_predictions(
-        self, path: Path, predictions: dict[str, Tensor], state: dict[str, Any]
-    ) -> None:
+        self, path: Path, predictions: dict[str, Tensor], inputs: Inputs, ctx: Context
+    ) -> int:
         """A CSV of the forecast ahead: one row per step (timestamp), targets in original units."""
-        quantiles = self.config.model.quantiles if self.config else ()
         if len(predictions["origin_ns"]) == 0:
             raise ValueError("forecast: the input had no window to forecast from")
         last = int(predictions["origin_ns"].argmax())
         forecast, origin = predictions["forecast"][last], predictions["origin_ns"][last]
-        forecast_frame(forecast, origin, state, quantiles).to_csv(path)
+        frame = forecast_frame(forecast, origin, ctx.state, ctx.config.model.quantiles)
+        frame.to_csv(path)
+        return len(frame)
 
 
 # ---------------------------------------------------------------------------------- helpers
+def prepare_series(config: ForecastConfig) -> Prepared:
+    """The validated, split and scaled series (scalers fitted on the training rows)."""
+    d = config.data
+    series = load_series(
+        csv=d.csv or None,
+        ett_name=d.ett or None,
+        data_dir=d.data_dir,
+        time_column=d.time_column,
+        freq=d.freq or None,
+        fill=d.fill,
+    )
+    split = ett.informer_split(d.ett) if d.ett else None
+    targets = d.target or ((ett.TARGET,) if d.ett and d.mode != "M" else ())
+    return prepare(
+        series,
+        mode=d.mode,
+        targets=targets,
+        covariates=d.covariates,
+        known=d.known,
+        calendar=d.calendar,
+        lookback=d.lookback,
+        horizon=d.horizon,
+        split=split,
+        val=_share(d.val),
+        test=_share(d.test),
+        scaler=d.scaler,
+    )
+
+
+def _of_test_split(ctx: Context) -> bool:
+    """True when the outputs are the test windows of the prepared series (not a user's file)."""
+    return ctx.split == "test" and ctx.data is not None and ctx.data.extra is not None
+
+
+def test_report(outputs: dict[str, Tensor], ctx: Context, plot_dir: Path | None = None) -> dict:
+    """The full report of the test outputs of :meth:`ForecastTask.step` (:func:`build_report`)."""
+    prep, e = ctx.data.extra, ctx.config.eval
+    origins = outputs["start"].numpy() + prep.lookback - 1
+    return build_report(
+        prep,
+        outputs["pred"].double().numpy(),
+        ctx.config.model.quantiles,
+        origins,
+        baselines=e.baselines,
+        arima_order=tuple(e.arima_order),
+        max_fit=e.max_fit,
+        plot_dir=plot_dir,
+        plot_series=e.plot_series,
+    )
 
 
 def _share(value: float) -> float | int:
@@ -342,11 +324,11 @@ def summary(report: dict) -> dict[str, Any]:
 
 
 def read_prediction_csv(
-    path: Path, config: ForecastConfig, state: dict[str, Any]
+    path: Path, config: ForecastConfig, state: Mapping[str, Any]
 ) -> tuple[TimeSeries, pd.DataFrame | None]:
     """The observed history of a prediction input, and the future rows of known columns."""
     known, H = state["known"], state["horizon"]
-    frame = read_frame(path, state["time_column"], state["observed"] + known)
+    frame, lines = read_frame(path, state["time_column"], state["observed"] + known)
     future = None
     if known:
         tail = frame.iloc[-H:]
@@ -361,13 +343,15 @@ def read_prediction_csv(
                 f"{path}: known-future columns {known} are empty in the forecast row at line "
                 f"{len(frame) - H + missing[0] + 2}"
             )
-        frame, future = frame.iloc[:-H], tail[known]
-    series = from_frame(frame, freq=state["freq"], fill=config.data.fill, source=str(path))
+        frame, future, lines = frame.iloc[:-H], tail[known], lines[:-H]
+    series = from_frame(
+        frame, freq=state["freq"], fill=config.data.fill, source=str(path), lines=lines
+    )
     return series, future
 
 
 def prediction_windows(
-    series: TimeSeries, future_known: pd.DataFrame | None, state: dict[str, Any]
+    series: TimeSeries, future_known: pd.DataFrame | None, state: Mapping[str, Any]
 ) -> WindowDataset:
     """All windows of ``series`` scaled with the saved scalers, ending with the one whose past
     is the last ``lookback`` rows (its future is unknown: NaN). Batches carry ``origin_ns``."""
@@ -408,7 +392,7 @@ class _WithOrigins:
 
 
 def forecast_frame(
-    forecast: Tensor, origin_ns: Tensor, state: dict[str, Any], quantiles: tuple[float, ...] = ()
+    forecast: Tensor, origin_ns: Tensor, state: Mapping[str, Any], quantiles: tuple[float, ...] = ()
 ) -> pd.DataFrame:
     """(H, C_out[, Q]) scaled forecast -> frame on the future timestamps, original units.
 
@@ -432,3 +416,6 @@ def forecast_frame(
         for c, name in enumerate(targets):
             columns[f"{name}_q{q:g}"] = level[:, c]
     return pd.DataFrame(columns, index=index)
+
+
+TASK = ForecastTask()

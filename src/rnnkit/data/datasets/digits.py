@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .sequences import Sequences
+from ..sequences import Sequences
 
 
 def load_digits() -> Sequences:

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .fetch import RemoteFile, data_dir, ensure_file
-from .timeseries import Split, TimeSeries, read_csv
+from ..fetch import RemoteFile, data_dir, ensure_file
+from ..splits import Split
+from ..timeseries import TimeSeries, read_series
 
 URL = "https://raw.githubusercontent.com/zhouhaoyi/ETDataset/main/ETT-small/{name}.csv"
 # sha256 and size of the uncompressed CSV files (ETDataset commit 1d16c8f4).
@@ -65,7 +66,7 @@ def load(
         if not download_missing:
             raise FileNotFoundError(_missing_message(name, root, "downloads are off"))
         path = download(name, root)
-    return read_csv(path, "date", list(COLUMNS))
+    return read_series(path, "date", list(COLUMNS), regular=True)
 
 
 def informer_split(name: str) -> Split:

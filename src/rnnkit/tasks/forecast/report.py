@@ -1,10 +1,10 @@
-"""Evaluate a trained forecaster beside the baselines on the same windows, and forecast ahead.
+"""The forecast report: a model's forecasts beside the baselines' on the same windows.
 
-:func:`evaluate` runs the model over every window of a part (stride 1 by default, the ETT
-protocol), computes the baselines on the same origins, and returns one JSON-ready report:
-standardised MSE/MAE, original-unit MAE/RMSE/MAPE/sMAPE, MAE by horizon step, interval coverage
-when the model emits quantiles, and rolling-origin backtest folds. :func:`forecast_ahead`
-forecasts the ``horizon`` steps after the end of a series, with their timestamps.
+:func:`build_report` takes the model's forecasts of every window of a part (the engine's
+evaluation computes them, stride 1 by default, the ETT protocol), computes the baselines at the
+same origins, and returns one JSON-ready report: standardised MSE/MAE, original-unit
+MAE/RMSE/MAPE/sMAPE, MAE by horizon step, interval coverage when the model emits quantiles,
+and rolling-origin backtest folds.
 """
 
 from __future__ import annotations
@@ -14,29 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from . import baselines as bl
 from . import metrics
-from .data import Prepared, known_features
-from .model import Forecaster
+from .data import Prepared
 from .plots import plot_error_by_step, plot_forecast
 
 BASELINES = ("naive", "seasonal_naive", "mean", "arima", "ets")
-
-
-@torch.no_grad()
-def predict_windows(model: Forecaster, dataset, batch_size: int = 256) -> np.ndarray:
-    """Scaled forecasts of every window: (N, H, C_out), or (N, H, C_out, Q) with quantiles."""
-    model.eval()
-    device = next(model.parameters()).device
-    out = []
-    for start in range(0, len(dataset), batch_size):
-        batch = dataset[torch.arange(start, min(start + batch_size, len(dataset)))]
-        known = batch.get("known")
-        known = None if known is None else known.to(device)
-        out.append(model(batch["past"].to(device), known).cpu())
-    return torch.cat(out).numpy().astype(np.float64)
 
 
 def baseline_forecasts(
@@ -71,24 +55,6 @@ def baseline_forecasts(
                 raise
             skipped[name] = str(err)
     return out, skipped
-
-
-def evaluate(
-    prep: Prepared,
-    model: Forecaster,
-    part: str = "test",
-    *,
-    stride: int = 1,
-    **options,
-) -> dict:
-    """Run ``model`` over every window of ``part`` and report it beside the baselines.
-
-    ``options`` go to :func:`build_report` (baselines, arima_order, max_fit, plot_dir,
-    plot_series).
-    """
-    raw = predict_windows(model, prep.dataset(part, stride))
-    origins = prep.origins(part, stride)
-    return build_report(prep, raw, model.quantiles, origins, part=part, **options)
 
 
 def build_report(
@@ -191,47 +157,3 @@ def _true(prep: Prepared, origins: np.ndarray) -> np.ndarray:
 
 def _safe(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)
-
-
-@torch.no_grad()
-def forecast_ahead(
-    prep: Prepared, model: Forecaster, future_known: pd.DataFrame | None = None
-) -> pd.DataFrame:
-    """Forecast the ``horizon`` steps after the last row of ``prep.series``, in original units.
-
-    Returns a frame indexed by the future timestamps, one column per target (and
-    ``<target>_q<level>`` columns when the model emits quantiles). CSV known-future columns need
-    their future values in ``future_known`` (H rows on those timestamps); calendar features are
-    computed from the timestamps.
-    """
-    index, freq, H = prep.series.index, prep.series.freq, prep.horizon
-    future_index = pd.date_range(index[-1], periods=H + 1, freq=freq)[1:]
-    future_index.name = index.name
-    past = np.concatenate([prep.z_obs, prep.z_known], axis=1)[-prep.lookback :]
-    known = None
-    if prep.z_known.shape[1]:
-        csv_known = None
-        if prep.columns.known:
-            if future_known is None or len(future_known) < H:
-                raise ValueError(
-                    f"the model uses known-future columns {list(prep.columns.known)}: give their "
-                    f"values for the {H} forecast steps"
-                )
-            csv_known = future_known[list(prep.columns.known)].iloc[:H].set_axis(future_index)
-        kframe = known_features(future_index, freq, csv_known, prep.calendar)
-        known = torch.as_tensor(prep.known_scaler.transform(kframe.to_numpy()), dtype=torch.float32)
-        known = known[None]
-    model.eval()
-    x = torch.as_tensor(past, dtype=torch.float32)[None]
-    y = model(x, known)[0].double().numpy()  # (H, C_out[, Q])
-    targets = list(range(prep.n_targets))
-    columns: dict[str, np.ndarray] = {}
-    point = y[..., model.quantiles.index(0.5)] if model.quantiles else y
-    point = prep.scaler.inverse_transform(point, targets)
-    for c, name in enumerate(prep.columns.targets):
-        columns[name] = point[:, c]
-    for j, q in enumerate(model.quantiles):
-        level = prep.scaler.inverse_transform(y[..., j], targets)
-        for c, name in enumerate(prep.columns.targets):
-            columns[f"{name}_q{q:g}"] = level[:, c]
-    return pd.DataFrame(columns, index=future_index)

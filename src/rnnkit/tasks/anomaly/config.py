@@ -1,0 +1,152 @@
+"""The anomaly task's settings: the series, the detector and the detection rule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from rnnkit.config import Section, option
+from rnnkit.train import OptimConfig, TrainConfig
+
+from .thresholds import make_threshold
+
+DEFAULT_CELLS = {"autoencoder": "lstm", "forecast": "lstm", "ocsvm": "gru", "iforest": "rnn"}
+FEATURE_METHODS = ("ocsvm", "iforest")  # scikit-learn detectors on the encoder's features
+
+
+@dataclass(frozen=True)
+class AnomalyData(Section):
+    """The series to learn from: a CSV with a timestamp column and numeric value columns."""
+
+    path: str = option("", "CSV file of the series (NAB's timestamp,value format works as is)")
+    timestamp_column: str = option(
+        "", "timestamp column ('': 'timestamp' if present, else the first)"
+    )
+    value_columns: str = option("", "comma-separated value columns ('': every other column)")
+    order: Literal["error", "keep", "sort"] = option(
+        "error", "timestamps that step back: refuse, keep the file's order (NAB), or sort"
+    )
+    duplicates: Literal["error", "keep"] = option(
+        "error", "repeated timestamps: refuse, or keep every record (NAB)"
+    )
+    fill: Literal["error", "ffill", "interpolate"] = option(
+        "error", "missing values: refuse, carry the last value forward, or interpolate"
+    )
+    train_rows: int = option(
+        0, "records to learn from (0: train_fraction of the series, at most 750, as NAB)", low=0
+    )
+    train_fraction: float = option(
+        0.15,
+        "share learnt from when train_rows is 0 (NAB's probationary period)",
+        low=0,
+        low_open=True,
+        high=0.99,
+    )
+    calibration: float = option(
+        0.3,
+        "share of the training records held out to fit the threshold",
+        low=0,
+        low_open=True,
+        high=0.9,
+    )
+    labels: str = option("", "label file for evaluate: NAB JSON (windows or timestamps) or CSV")
+    label_key: str = option(
+        "", "the series' key in a JSON label file ('': folder/file.csv or file.csv)"
+    )
+
+
+@dataclass(frozen=True)
+class DetectorModel(Section):
+    """The detector: its network, window and scikit-learn model."""
+
+    method: Literal["autoencoder", "forecast", "ocsvm", "iforest"] = option(
+        "autoencoder", "detector"
+    )
+    cell: Literal["default", "lstm", "gru", "rnn"] = option(
+        "default", "recurrent layer (default: lstm, lstm, gru, rnn for the methods in that order)"
+    )
+    window: int = option(32, "L: records per window", low=2)
+    hidden_size: int = option(32, "H: hidden units", low=1)
+    num_layers: int = option(1, "stacked recurrent layers", low=1)
+    horizon: int = option(1, "P: records the forecaster predicts (forecast)", low=1)
+    center: bool = option(
+        False, "subtract each window's level (mean; forecast: last input) before the network"
+    )
+    nu: float = option(
+        0.01,
+        "One-Class SVM's bound on the training outlier share (ocsvm)",
+        low=0,
+        low_open=True,
+        high=1,
+    )
+    n_estimators: int = option(100, "Isolation Forest's trees (iforest)", low=1)
+
+    @property
+    def rnn_cell(self) -> str:
+        """The recurrent layer type of this detector."""
+        return DEFAULT_CELLS[self.method] if self.cell == "default" else self.cell
+
+    @property
+    def center_mode(self) -> str:
+        """How windows lose their level: ``none``, ``last`` (forecast) or ``mean``."""
+        if not self.center:
+            return "none"
+        return "last" if self.method == "forecast" else "mean"
+
+
+@dataclass(frozen=True)
+class DetectRule(Section):
+    """How scores become detections: smoothing, threshold, events."""
+
+    smoothing: int = option(1, "EWMA span of the scores (1: none)", low=1)
+    threshold: Literal["quantile", "sigma", "dynamic", "likelihood"] = option(
+        "dynamic",
+        "quantile of calibration scores, mean + k·std, Hundman et al.'s dynamic threshold, or "
+        "Ahmad et al.'s anomaly likelihood",
+    )
+    q: float = option(0.99, "quantile (threshold=quantile)", low=0, low_open=True, high=1)
+    k: float = option(4.0, "standard deviations above the mean (threshold=sigma)", low=0)
+    margin: float = option(
+        1.5, "the threshold is multiplied by this (quantile, sigma, dynamic)", low=0, low_open=True
+    )
+    history: int = option(3000, "scores the dynamic and likelihood thresholds look back on", low=10)
+    step: int = option(100, "records between updates of the dynamic threshold", low=1)
+    p: float = option(
+        0.13,
+        "dynamic threshold's pruning: a flag must beat the largest normal score by this share",
+        low=0,
+        high=1,
+    )
+    skip_flagged: bool = option(False, "dynamic threshold: leave flagged scores out of its history")
+    short: int = option(10, "likelihood threshold: records in the short-term mean", low=1)
+    epsilon: float = option(
+        1e-5, "likelihood threshold: flag when the tail probability is below this", low=0,
+        low_open=True, high=0.5,
+    )  # fmt: skip
+    min_gap: int = option(200, "flags closer than this many records form one event", low=1)
+
+    def make_threshold(self):
+        if self.threshold == "quantile":
+            return make_threshold("quantile", q=self.q, margin=self.margin)
+        if self.threshold == "sigma":
+            return make_threshold("sigma", k=self.k, margin=self.margin)
+        if self.threshold == "likelihood":
+            return make_threshold(
+                "likelihood", history=self.history, short=self.short, epsilon=self.epsilon
+            )
+        return make_threshold(
+            "dynamic", history=self.history, step=self.step, p=self.p, margin=self.margin,
+            skip_flagged=self.skip_flagged,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AnomalyConfig:
+    """Time-series anomaly detection: a recurrent detector trained on a series' first records."""
+
+    data: AnomalyData = AnomalyData()
+    model: DetectorModel = DetectorModel()
+    detect: DetectRule = DetectRule()
+    optim: OptimConfig = OptimConfig(lr=3e-3, clip_norm=1.0)
+    # one thread: for models this small, a second one costs more than it gains
+    train: TrainConfig = TrainConfig(epochs=30, batch_size=64, threads=1, early_stopping=0)

@@ -1,0 +1,189 @@
+"""A trained detector: a scorer (network [+ estimator]) composed with a threshold and an event rule.
+
+All four methods share the scaling (fitted on the network's training records), the windows
+(:mod:`rnnkit.data.windows`), and how scores become detections: causal EWMA smoothing, a
+threshold fitted on calibration scores (:mod:`.thresholds`), events
+(:func:`.nab.events_from_flags`).
+
+A series is scored point by point: the score of record t uses records t−L+1 … t (the
+forecaster: t−L … t−1 to predict t), so scores before the first full window are NaN.
+
+Shapes: T records, C value columns, L window, H hidden size, P horizon, N windows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from rnnkit.data.scaling import Scaler, scaler_from_state
+from rnnkit.data.timeseries import TimeSeries
+from rnnkit.data.windows import centered_windows
+
+from .config import FEATURE_METHODS, DetectRule
+from .nab import events_from_flags
+from .scoring import (
+    estimator_scores,
+    fit_estimator,
+    forecast_errors,
+    forecast_record_scores,
+    reconstruction_errors,
+)
+from .thresholds import Threshold, smooth, threshold_from_dict
+
+
+@dataclass
+class Detection:
+    """A scored series, all (T,): ``scores`` (NaN before the first full window), ``levels`` (the
+    threshold in force), ``flags``; and ``events``, the record indices of event onsets."""
+
+    scores: np.ndarray
+    levels: np.ndarray
+    flags: np.ndarray
+    events: np.ndarray
+
+
+class Detector:
+    """A trained detector: network, scaler, optional scikit-learn model, threshold, event rule.
+
+    Build it with :func:`rnnkit.tasks.anomaly.fit_detector` (trains through the engine) or
+    :func:`rnnkit.tasks.anomaly.load_detector` (a run directory), which call :meth:`from_state`.
+
+    Args:
+        network: the trained autoencoder or forecaster (eval mode).
+        config: the task's configuration (:class:`~rnnkit.tasks.anomaly.config.AnomalyConfig`).
+        scaler: fitted on the training records.
+        columns: the value columns it was trained on.
+        threshold: fitted on calibration scores.
+        estimator: the One-Class SVM or Isolation Forest (feature methods only).
+        calibration: the unsmoothed calibration scores (to refit the threshold with another rule).
+        train_rows: the records at the start of its training series that it learnt from.
+    """
+
+    def __init__(
+        self,
+        network: nn.Module,
+        config: Any,
+        scaler: Scaler,
+        columns: tuple[str, ...],
+        threshold: Threshold,
+        estimator: Any = None,
+        calibration: np.ndarray | None = None,
+        train_rows: int = 0,
+    ) -> None:
+        self.network, self.config, self.scaler = network.eval(), config, scaler
+        self.columns, self.threshold, self.estimator = tuple(columns), threshold, estimator
+        self.calibration = calibration  # raw scores the threshold was fitted on
+        self.train_rows = train_rows
+
+    @classmethod
+    def from_state(cls, network: nn.Module, config: Any, state: Mapping[str, Any]) -> Detector:
+        """A detector from its trained network and the task state its run saved."""
+        m = config.model
+        estimator = None
+        if m.method in FEATURE_METHODS:
+            features = np.asarray(state["features"], dtype=np.float64)
+            estimator = fit_estimator(m.method, features, m.nu, m.n_estimators, config.train.seed)
+        return cls(
+            network,
+            config,
+            scaler_from_state(state["scaler"]),
+            tuple(state["columns"]),
+            threshold_from_dict(state["threshold"]),
+            estimator,
+            np.asarray(state["calibration_scores"], dtype=np.float64),
+            int(state["train_rows"]),
+        )
+
+    @property
+    def method(self) -> str:
+        return self.config.model.method
+
+    @property
+    def context(self) -> int:
+        """Records before the first score: L (the forecaster: L + 1)."""
+        return self.config.model.window + (1 if self.method == "forecast" else 0)
+
+    def with_rule(self, rule: DetectRule) -> Detector:
+        """The same detector with another detection rule: the threshold is refitted on the
+        saved calibration scores, smoothed by the new rule."""
+        threshold = rule.make_threshold().fit(smooth(self.calibration, rule.smoothing))
+        config = replace(self.config, detect=rule)
+        return Detector(
+            self.network,
+            config,
+            self.scaler,
+            self.columns,
+            threshold,
+            self.estimator,
+            self.calibration,
+            self.train_rows,
+        )
+
+    @torch.no_grad()
+    def raw_scores(self, values: np.ndarray, batch: int = 2048) -> np.ndarray:
+        """Unsmoothed scores of raw records (T, C) -> (T,), NaN where no full window exists."""
+        values = np.asarray(values, dtype=np.float64)
+        if values.ndim != 2 or values.shape[1] != len(self.columns):
+            raise ValueError(
+                f"values must be (T, {len(self.columns)}) for columns {list(self.columns)}, "
+                f"got shape {values.shape}"
+            )
+        m = self.config.model
+        T, L = len(values), m.window
+        scores = np.full(T, np.nan)
+        if self.context > T:
+            return scores
+        x = self.scaler.transform(values).astype(np.float32)
+        if self.method == "forecast":
+            # window k holds inputs k … k+L−1 and targets k+L … k+L+P−1 (NaN past the end)
+            padded = np.concatenate([x, np.full((m.horizon, x.shape[1]), np.nan, np.float32)])
+            w = torch.from_numpy(centered_windows(padded, L + m.horizon)[: T - L])
+            errors = torch.cat(
+                [forecast_errors(self.network(b[:, :L]), b[:, L:]) for b in w.split(batch)]
+            )  # (T − L, P)
+            return forecast_record_scores(errors.double().numpy(), np.arange(T - L) + L, T)
+        w = torch.from_numpy(centered_windows(x, L, center=m.center_mode))  # (T − L + 1, L, C)
+        if self.method == "autoencoder":
+            out = torch.cat([reconstruction_errors(self.network(b), b) for b in w.split(batch)])
+        else:
+            z = torch.cat([self.network.encode(b) for b in w.split(batch)]).double().numpy()
+            out = torch.from_numpy(estimator_scores(self.estimator, z))
+        scores[L - 1 :] = out.double().numpy()
+        return scores
+
+    def score(self, values: np.ndarray) -> np.ndarray:
+        """Smoothed scores (T,) of raw records (T, C) (EWMA span ``detect.smoothing``)."""
+        return smooth(self.raw_scores(values), self.config.detect.smoothing)
+
+    def detect(self, series: TimeSeries) -> Detection:
+        """Score ``series`` point by point, threshold the scores, group flags into events."""
+        if tuple(series.columns) != self.columns:
+            raise ValueError(
+                f"{series.source}: value columns {list(series.columns)} differ from the ones the "
+                f"detector was trained on {list(self.columns)}"
+            )
+        if len(series) < self.context:
+            raise ValueError(
+                f"{series.source}: column(s) {series.column_text}: {len(series)} records, fewer "
+                f"than the {self.context} the detector's window needs; the series is too short"
+            )
+        return self.flag(self.raw_scores(series.values()))
+
+    def flag(self, raw_scores: np.ndarray) -> Detection:
+        """Smooth raw scores (T,), apply the threshold as a stream, group flags into events."""
+        scores = smooth(raw_scores, self.config.detect.smoothing)
+        levels, flags = _levels_and_flags(self.threshold, scores)
+        events = events_from_flags(flags, self.config.detect.min_gap)
+        return Detection(scores, levels, flags, events)
+
+
+def _levels_and_flags(threshold: Threshold, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if hasattr(threshold, "run"):
+        return threshold.run(scores)
+    return threshold.levels(scores), threshold.flags(scores)
