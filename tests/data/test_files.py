@@ -6,7 +6,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from rnnkit.data import load_sequences, read_npz
+from rnnkit.data import DataError, load_sequences, read_npz
 
 
 def test_npz_fixed_length_with_splits(tmp_path):
@@ -95,14 +95,38 @@ def test_csv_long_format(tmp_path):
 def test_csv_errors_name_file_and_line(tmp_path):
     path = tmp_path / "d.csv"
     path.write_text("sequence,label,a\ns1,0,1\ns1,0,oops\n")
-    with pytest.raises(ValueError, match=r"d\.csv:3"):
+    with pytest.raises(DataError, match=r"d\.csv: line 3, column 'a': not a number: 'oops'"):
+        load_sequences(path)
+    path.write_text("sequence,label,a\ns1,0,1\ns1,0,\n")
+    with pytest.raises(DataError, match=r"d\.csv: line 3, column 'a': empty"):
         load_sequences(path)
     path.write_text("sequence,label,a\ns1,0,1\ns1,1,2\n")
-    with pytest.raises(ValueError, match=r"d\.csv:3: sequence 's1' changes its label"):
+    with pytest.raises(DataError, match=r"d\.csv: line 3: sequence 's1' changes its label"):
         load_sequences(path)
     path.write_text("id,label,a\n")
-    with pytest.raises(ValueError, match="needs a 'sequence' column"):
+    with pytest.raises(DataError, match="line 1: needs a 'sequence' column"):
         load_sequences(path)
+    path.write_text("")
+    with pytest.raises(DataError, match=r"d\.csv: line 1: the file is empty"):
+        load_sequences(path)
+    path.write_bytes(b"sequence,label,a\ns1,0,1\n\x89PNG\x00\x00\n")
+    with pytest.raises(DataError, match=r"d\.csv: line 3: not UTF-8 text"):
+        load_sequences(path)
+
+
+def test_csv_keeps_sequence_names(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("sequence,a\nfirst,1\nfirst,2\nsecond,3\n")
+    assert load_sequences(path)[""].names.tolist() == ["first", "second"]
+
+
+def test_float_labels_must_be_class_labels(tmp_path):
+    x = np.zeros((4, 3, 1))
+    np.savez(tmp_path / "whole.npz", x_train=x, y_train=np.array([0.0, 1.0, 1.0, 0.0]))
+    assert load_sequences(tmp_path / "whole.npz")["train"].y.dtype == np.int64
+    np.savez(tmp_path / "real.npz", x_train=x, y_train=np.array([0.5, 1.0, 1.0, 0.0]))
+    with pytest.raises(DataError, match=r"y_train must hold integer class labels .*0\.5"):
+        load_sequences(tmp_path / "real.npz")
 
 
 def test_unknown_file_type(tmp_path):

@@ -10,12 +10,23 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from rnnkit import console
 from rnnkit.config import ConfigError, flatten, resolve, to_yaml, unknown_key_message
-from rnnkit.train.task import Task
+
+if TYPE_CHECKING:  # rnnkit.train loads torch: only when an action runs
+    from rnnkit.train.task import Task
+
+
+COMMON_ALIASES = {"epochs": "train.epochs", "seed": "train.seed"}  # short forms every task takes
+
+
+def aliases_of(task: Task) -> dict[str, str]:
+    """The short forms of ``task``'s settings: the common ones and its own."""
+    return {**COMMON_ALIASES, **task.aliases}
 
 
 def resolve_settings(
@@ -32,7 +43,7 @@ def resolve_settings(
                 "--preset: " + unknown_key_message(preset, sorted(task.presets), "preset")
             )
         base = {**dict(flatten(base or {})), **task.presets[preset]}
-    return resolve(task.config_class, config_file, flags, base=base, aliases=task.aliases)
+    return resolve(task.config_class, config_file, flags, base=base, aliases=aliases_of(task))
 
 
 def train(task: Task, config: Any, out: Path | None = None, resume: Path | None = None) -> None:
@@ -65,7 +76,7 @@ def evaluate(task: Task, run: Path, data: Path | None = None, checkpoint: str = 
         if prepared.test is None:
             raise ConfigError(f"--run {run}: its data has no test split; give --data FILE")
         metrics, _ = evaluate_run(loaded, prepared.test, split="test", data=prepared)
-    print(json.dumps(metrics, indent=2))
+    print(console.to_json(metrics))
 
 
 def predict(

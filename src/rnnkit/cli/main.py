@@ -12,6 +12,7 @@ Only the task named on the command line is imported, so ``rnnkit --help`` starts
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 import sys
@@ -21,7 +22,7 @@ from typing import Any
 
 import click
 
-from rnnkit import __version__
+from rnnkit import __version__, console
 from rnnkit.config import ConfigError, parse_flags, settings
 from rnnkit.tasks import TASKS, TaskInfo, get_task
 
@@ -75,53 +76,80 @@ def _task_help(info: TaskInfo) -> str:
 
 
 def task_group(info: TaskInfo) -> click.Group:
-    """The subcommands of one task: its standard actions, its own commands, their aliases."""
+    """The subcommands of one task: its standard actions, its own commands, their aliases.
+
+    Every command also takes ``-q/--quiet`` (results and errors only: no progress bars, no
+    per-epoch lines), and reports errors as one line (:func:`reporting_errors`).
+    """
     task = get_task(info.name)
     group = click.Group(info.name, help=_task_help(info), no_args_is_help=True)
     built: dict[str, click.Command] = {}
     for name in task.actions:
-        built[name] = STANDARD[name](task)
+        built[name] = _with_quiet(STANDARD[name](task))
     for name, function in task.commands.items():
-        built[name] = typed_command(name, reporting_errors(function))
+        built[name] = _with_quiet(typed_command(name, reporting_errors(function)))
     for name, command in built.items():
         group.add_command(command, name)
     for alias, target in task.action_aliases.items():
-        command = built[target]
-        group.add_command(
-            click.Command(
-                alias,
-                params=command.params,
-                callback=command.callback,
-                help=f"Same as `{target}`. {command.help or ''}",
-                context_settings=command.context_settings,
-            ),
-            alias,
-        )
+        command = copy.copy(built[target])
+        command.name, command.help = alias, f"Same as `{target}`. {built[target].help or ''}"
+        group.add_command(command, alias)
     return group
+
+
+def _with_quiet(command: click.Command) -> click.Command:
+    """Add ``-q/--quiet`` to ``command``; progress and epoch lines go to stderr otherwise."""
+    command.params.append(
+        click.Option(["-q", "--quiet"], is_flag=True, help="print results and errors only")
+    )
+    callback = command.callback
+
+    @functools.wraps(callback)
+    def run(*args: Any, quiet: bool = False, **kwargs: Any) -> Any:
+        console.configure(quiet)
+        return callback(*args, **kwargs)
+
+    command.callback = run
+    return command
 
 
 # ----------------------------------------------------------------------------- errors
 def reporting_errors(func: Callable) -> Callable:
-    """Turn user errors into one line on stderr and an exit code (2: settings, 1: others)."""
+    """One line on stderr and an exit code instead of a traceback (``RNNKIT_DEBUG=1`` shows it).
+
+    Exit codes: 2 for settings and usage (``ConfigError``), 1 for data, files and checkpoints,
+    130 when Ctrl-C or SIGTERM stopped the work. Anything else is an internal error: exit 1 with
+    its type and message.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from rnnkit.train.checkpoint import CheckpointError
+        from rnnkit.train.interrupt import TrainingInterruptedError
 
         try:
             return func(*args, **kwargs)
         except ConfigError as e:
             _fail(e, 2)
-        except (CheckpointError, ValueError, FileNotFoundError, KeyboardInterrupt) as e:
+        except (CheckpointError, ValueError, FileNotFoundError, IsADirectoryError) as e:
             _fail(e, 1)
+        except TrainingInterruptedError as e:
+            _fail(e, 130)
+        except KeyboardInterrupt as e:
+            _fail(e, 130, "stopped by Ctrl-C")
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception as e:  # a bug: still one line, and the way to see more
+            _fail(e, 1, f"internal error {type(e).__name__}: {e} (RNNKIT_DEBUG=1 shows where)")
 
     return wrapper
 
 
-def _fail(error: BaseException, code: int) -> None:
+def _fail(error: BaseException, code: int, message: str | None = None) -> None:
     if os.environ.get("RNNKIT_DEBUG"):
         raise error
-    click.echo(f"Error: {error}", err=True)
+    text = message or str(error) or type(error).__name__
+    click.echo(f"Error: {text}", err=True)
     sys.exit(code)
 
 
@@ -150,9 +178,9 @@ class SettingsCommand(click.Command):
         for section, entries in rows.items():
             with formatter.section(f"Settings: {section}"):
                 formatter.write_dl(entries)
-        if self.task.aliases:
-            with formatter.section("Short forms"):
-                formatter.write_dl([(f"--{a}", f"--{k}") for a, k in self.task.aliases.items()])
+        with formatter.section("Short forms"):
+            aliases = actions.aliases_of(self.task)
+            formatter.write_dl([(f"--{a}", f"--{k}") for a, k in aliases.items()])
         if self.task.presets:
             with formatter.section("Presets (--preset NAME: over the defaults, under flags)"):
                 formatter.write_text(", ".join(self.task.presets))

@@ -21,11 +21,13 @@ class Sequences:
         x: (N, T, F) float32, zeros past each sequence's end.
         lengths: (N,) int64, each in [1, T].
         y: (N,) labels (integers or strings), or None for unlabelled inputs.
+        names: (N,) a name per sequence (a CSV's sequence ids), or None.
     """
 
     x: np.ndarray
     lengths: np.ndarray
     y: np.ndarray | None = None
+    names: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.x.ndim != 3:
@@ -36,6 +38,8 @@ class Sequences:
             raise ValueError(f"lengths must lie in [1, {self.x.shape[1]}]")
         if self.y is not None and self.y.shape != (len(self.x),):
             raise ValueError(f"y must be ({len(self.x)},), got shape {self.y.shape}")
+        if self.names is not None and self.names.shape != (len(self.x),):
+            raise ValueError(f"names must be ({len(self.x)},), got shape {self.names.shape}")
 
     def __len__(self) -> int:
         return len(self.x)
@@ -49,7 +53,8 @@ class Sequences:
         lengths = self.lengths[index]
         T = int(lengths.max()) if len(lengths) else self.x.shape[1]
         y = None if self.y is None else self.y[index]
-        return Sequences(self.x[index, :T], lengths, y)
+        names = None if self.names is None else self.names[index]
+        return Sequences(self.x[index, :T], lengths, y, names)
 
 
 def pad_sequences(seqs: Sequence[np.ndarray], name: str = "x") -> tuple[np.ndarray, np.ndarray]:

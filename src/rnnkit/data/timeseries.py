@@ -256,8 +256,11 @@ def fill_missing(
     return frame, repairs
 
 
+FILL_HINT = "declare a fill policy: --data.fill ffill or interpolate"
+
+
 def _fill_report(
-    frame: pd.DataFrame, fill: str, source: str, lines: np.ndarray | None
+    frame: pd.DataFrame, fill: str, source: str, lines: np.ndarray | None, hint: str = FILL_HINT
 ) -> list[str]:
     """Refuse NaNs the policy cannot fill (naming line and column); list those it fills."""
     lines = np.arange(len(frame)) + 2 if lines is None else lines
@@ -276,8 +279,7 @@ def _fill_report(
         if fill == "error":
             raise DataError(
                 f"{source}: {_at(lines[rows])}, column {column!r}: missing value "
-                f"({len(rows)} in the column); declare a fill policy: --data.fill ffill or "
-                f"interpolate"
+                f"({len(rows)} in the column); {hint}"
             )
         repairs.append(f"filled {len(rows)} NaN(s) in {column!r} ({fill}) at {_at(lines[rows])}")
     return repairs
@@ -291,11 +293,12 @@ def from_frame(
     fill: str = "error",
     source: str = "<frame>",
     lines: np.ndarray | None = None,
+    hint: str = FILL_HINT,
 ) -> TimeSeries:
     """A regular :class:`TimeSeries` from a frame on a sorted, duplicate-free ``DatetimeIndex``.
 
     Gaps in the ``freq`` grid (inferred when None) are refused, or filled by the ``fill`` policy
-    like NaNs; ``lines`` are the file lines of the rows, for messages.
+    like NaNs; ``lines`` are the file lines of the rows, and ``hint`` what a refusal suggests.
     """
     _check_policy("fill", fill, FILL_POLICIES)
     if not isinstance(frame.index, pd.DatetimeIndex):
@@ -313,11 +316,10 @@ def from_frame(
         more = f" (and {len(gaps) - _MAX_LISTED} more)" if len(gaps) > _MAX_LISTED else ""
         if fill == "error":
             raise DataError(
-                f"{source}: {len(gaps)} gap(s) in the {freq!r} timestamps: {where}{more}; "
-                f"declare a fill policy: --data.fill ffill or interpolate"
+                f"{source}: {len(gaps)} gap(s) in the {freq!r} timestamps: {where}{more}; {hint}"
             )
         repairs.append(f"filled {sum(n for _, n in gaps)} missing timestamp(s) ({fill}): {where}")
-    repairs += _fill_report(frame, fill, source, lines)
+    repairs += _fill_report(frame, fill, source, lines, hint)
     full = pd.date_range(frame.index[0], frame.index[-1], freq=freq, name=frame.index.name)
     if len(full) != len(frame) or not full.equals(frame.index):
         frame = frame.reindex(full)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .evaluation import collect, evaluate, predict
 from .inference import LoadedRun, evaluate_run, load_run, predict_run
+from .interrupt import TrainingInterruptedError
 from .metrics import classification_metrics, confusion_matrix, regression_metrics
 from .optim import build_optimizer, clip_gradients, penalty
 from .rundir import RunDir, default_run_dir
@@ -51,6 +52,7 @@ __all__ = [
     "StreamBatches",
     "Task",
     "TaskData",
+    "TrainingInterruptedError",
     "TrainConfig",
     "TuneResult",
     "build_optimizer",

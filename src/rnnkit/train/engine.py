@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 import warnings
 from collections.abc import Sequence
@@ -24,14 +25,19 @@ from typing import Any
 import lightning.pytorch as L
 import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping, TQDMProgressBar
+from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
+from lightning.pytorch.trainer.states import TrainerStatus
 
-from rnnkit import __version__
+from rnnkit import __version__, console
 from rnnkit.allocator import keep_freed_memory
+from rnnkit.config import ConfigError
 
 from .checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint, update_task_state
 from .evaluation import collect
+from .interrupt import TrainingInterruptedError, signal_name, sigterm_as_interrupt
 from .module import Checkpoints, EngineModule, SafeCheckpointIO
 from .plots import plot_losses
+from .resume import resume_changes
 from .rundir import RunDir, default_run_dir, write_json
 from .task import SPLITS, Context, Task
 
@@ -75,16 +81,18 @@ def fit(
     """
     started = time.perf_counter()
     t = config.train
+    _check_accelerator(t)
     _quiet_lightning()
     keep_freed_memory()  # reuse freed tensor memory instead of page-faulting it back each step
     if t.threads:
         torch.set_num_threads(t.threads)
-    ckpt_path = None
+    ckpt_path, resumed = None, None
     if resume is not None:
         run = RunDir(Path(resume))
         ckpt_path = str(resolve_checkpoint(run.path, prefer="last"))
         if Path(ckpt_path).name not in ("last", ".last.old"):
             raise CheckpointError(f"{run.path}: no checkpoints/last to resume from")
+        resumed = resume_changes(run, config)  # refuses what cannot change, before any write
     else:
         run = RunDir(Path(out) if out is not None else default_run_dir(task.name))
         if run.checkpoints.exists() and any(run.checkpoints.iterdir()):
@@ -101,7 +109,7 @@ def fit(
         raise ValueError(
             f"train.monitor={t.monitor!r} needs validation data; without it only 'loss' is watched"
         )
-    module = EngineModule(task, config, model, data, run, monitor, mode)
+    module = EngineModule(task, config, model, data, run, monitor, mode, resumed)
 
     engine_callbacks: list[Callback] = [Checkpoints(run.checkpoints, monitor, mode), *callbacks]
     early = None
@@ -110,8 +118,11 @@ def fit(
             monitor=monitor, mode=mode, patience=t.early_stopping, check_on_train_epoch_end=True
         )
         engine_callbacks.append(early)
-    if t.progress:
-        engine_callbacks.append(TQDMProgressBar(refresh_rate=max(1, len_hint(data.train, t) // 20)))
+    bars = console.bars(t.progress)
+    if bars:
+        engine_callbacks.append(
+            StderrProgressBar(refresh_rate=max(1, len_hint(data.train, t) // 20))
+        )
     processes = t.devices * t.num_nodes
     trainer = L.Trainer(
         accelerator=t.accelerator,
@@ -123,22 +134,63 @@ def fit(
         callbacks=engine_callbacks,
         plugins=[SafeCheckpointIO()],
         logger=False,
-        enable_progress_bar=t.progress,
+        enable_progress_bar=bars,
         enable_model_summary=False,
         num_sanity_val_steps=0,
         use_distributed_sampler=False,
         inference_mode=False,
         default_root_dir=run.path,
     )
-    trainer.fit(module, ckpt_path=ckpt_path)
-    if trainer.interrupted:
-        raise KeyboardInterrupt(
-            f"training interrupted; continue it with --resume {module.run.path}"
+    with sigterm_as_interrupt():
+        try:
+            trainer.fit(module, ckpt_path=ckpt_path)
+        except SystemExit as stop:  # Lightning's answer to Ctrl-C (sys.exit) and to SIGTERM
+            if trainer.state.status != TrainerStatus.INTERRUPTED:
+                raise
+            raise TrainingInterruptedError(_stopped(task, run, trainer, stop)) from None
+        if not trainer.is_global_zero:
+            return None
+        stopped_early = bool(early and early.stopped_epoch > 0)
+        if stopped_early:
+            best = load_checkpoint(run.path, prefer="best").info.get("epoch")
+            console.log.info(
+                f"stopped early after epoch {early.stopped_epoch}: {monitor} did not improve "
+                f"for {t.early_stopping} epochs; best epoch {best}"
+            )
+        try:
+            return _finish(task, module, trainer.strategy.root_device, started, stopped_early)
+        except KeyboardInterrupt:
+            raise TrainingInterruptedError(
+                f"stopped while evaluating the finished run {run.path} (training is complete; "
+                f"`rnnkit {task.name} evaluate --run {run.path}` reports it)"
+            ) from None
+
+
+def _stopped(task: Task, run: RunDir, trainer: L.Trainer, stop: BaseException) -> str:
+    """One line: what stopped training, what is saved, the command that continues it."""
+    what = signal_name(stop)
+    epoch = trainer.current_epoch
+    try:
+        saved = load_checkpoint(run.path, prefer="last").info.get("epoch")
+    except CheckpointError:
+        saved = None
+    if saved is None:
+        return (
+            f"training stopped by {what} during epoch {epoch}, before any epoch was saved: "
+            f"nothing to resume; train again with `rnnkit {task.name} train --out {run.path}`"
         )
-    if not trainer.is_global_zero:
-        return None
-    stopped_early = bool(early and early.stopped_epoch > 0)
-    return _finish(task, module, trainer.strategy.root_device, started, stopped_early)
+    return (
+        f"training stopped by {what} during epoch {epoch}; epochs up to {saved} are saved in "
+        f"{run.path}: continue with `rnnkit {task.name} train --resume {run.path}`"
+    )
+
+
+def _check_accelerator(t: Any) -> None:
+    if t.accelerator == "gpu" and not torch.cuda.is_available():
+        raise ConfigError(
+            "--train.accelerator gpu: no GPU is available here (torch.cuda.is_available() is "
+            "False); use cpu or auto"
+        )
 
 
 def _finish(
@@ -156,7 +208,12 @@ def _finish(
         source = data.split(split)
         if source is not None and (split != "train" or t.eval_train):
             collected[split] = collect(
-                task, model, source, t.eval_batch_size, progress=t.progress, desc=split
+                task,
+                model,
+                source,
+                t.eval_batch_size,
+                progress=console.bars(t.progress),
+                desc=split,
             )
     ctx = Context(config, data.state, "train", run.path, data)
     calibrated = task.calibrate({s: outputs for s, (_, outputs) in collected.items()}, ctx)
@@ -182,7 +239,8 @@ def _finish(
     )
     write_json(run.metrics, metrics)
     if log:
-        plot_losses(log, run.loss_plot, title=f"{task.name}: loss per epoch")
+        title = f"{task.name}: loss per epoch ({run.path.name})"
+        plot_losses(log, run.loss_plot, title=title, best_epoch=metrics["best_epoch"])
     return FitResult(run.path, metrics)
 
 
@@ -204,3 +262,19 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings(
         "ignore", message=".*when logging on epoch level in distributed setting.*"
     )
+
+
+class StderrProgressBar(TQDMProgressBar):
+    """Lightning's training bar, drawn on stderr instead of stdout."""
+
+    def init_train_tqdm(self) -> Tqdm:
+        return Tqdm(
+            desc=self.train_description,
+            position=(2 * self.process_position),
+            disable=self.is_disabled,
+            leave=False,
+            dynamic_ncols=True,
+            file=sys.stderr,
+            smoothing=0,
+            bar_format=self.BAR_FORMAT,
+        )

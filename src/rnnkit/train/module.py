@@ -24,13 +24,14 @@ import torch
 from lightning.fabric.plugins import CheckpointIO
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from rnnkit import __version__
+from rnnkit import __version__, console
 from rnnkit.config import to_dict
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .evaluation import batch_size_of, evaluate
 from .loading import TrainBatches, derive_seed
 from .optim import build_optimizer, clip_gradients, penalized_weights, penalty
+from .resume import record_resume
 from .rundir import RunDir, write_json
 from .schedules import LRSchedule
 from .task import Context, Task, TaskData
@@ -48,6 +49,8 @@ class EngineModule(L.LightningModule):
         run: the run directory (rank 0 writes logs there; other ranks receive rank 0's path).
         monitor: the logged metric name that picks checkpoints (``val_loss``, ``train_loss``...).
         mode: ``"min"`` or ``"max"``.
+        resumed: for a resumed run, the settings changed since it started (else None); they are
+            recorded once the run has started from its checkpoint.
     """
 
     def __init__(
@@ -59,10 +62,12 @@ class EngineModule(L.LightningModule):
         run: RunDir,
         monitor: str,
         mode: str,
+        resumed: dict[str, tuple[Any, Any]] | None = None,
     ) -> None:
         super().__init__()
         self.task, self.config, self.model, self.data = task, config, model, data
         self.run, self.monitor, self.mode = run, monitor, mode
+        self.resumed = resumed
         self.automatic_optimization = False  # one optimiser step per batch or TBPTT chunk, ours
         self.train_batches: TrainBatches | None = None
         self.schedule: LRSchedule | None = None
@@ -78,7 +83,6 @@ class EngineModule(L.LightningModule):
         self.run = RunDir(Path(trainer.strategy.broadcast(str(self.run.path), src=0)))
         if trainer.is_global_zero:
             self.run.create()
-            write_json(self.run.config, to_dict(self.config))
         t = self.config.train
         self.train_batches = TrainBatches(
             self.data.train, t.batch_size, t.seed, trainer.global_rank, trainer.world_size, t.tbptt
@@ -98,6 +102,13 @@ class EngineModule(L.LightningModule):
 
     # ------------------------------------------------------------------------------ training
     def on_train_start(self) -> None:
+        # config.json is written once the run has started (for a resumed run: from its
+        # checkpoint), so a run that fails to start keeps the one it had
+        if self.trainer.is_global_zero:
+            if self.resumed is None:
+                write_json(self.run.config, to_dict(self.config))
+            else:
+                record_resume(self.run, self.config, self.resumed, self.current_epoch)
         # Python's full garbage collections walk every live object (torch and Lightning alone:
         # ~400k); one took ~200 ms here, an eighth of an epoch. What exists now lives as long as
         # the run, so it is frozen out of the collector's walks until teardown.
@@ -172,7 +183,12 @@ class EngineModule(L.LightningModule):
         if self.data.val is not None:
             ctx = Context(self.config, self.data.state, "validation", self.run.path, self.data)
             metrics, _ = evaluate(
-                self.task, self.model, self.data.val, t.eval_batch_size, ctx, progress=t.progress
+                self.task,
+                self.model,
+                self.data.val,
+                t.eval_batch_size,
+                ctx,
+                progress=console.bars(t.progress),
             )
             record.update({f"val_{k}": v for k, v in metrics.items() if _is_number(v)})
         record["time_s"] = time.perf_counter() - self._epoch_start
@@ -188,6 +204,7 @@ class EngineModule(L.LightningModule):
             self.log(k, v, prog_bar=k in shown, on_step=False, on_epoch=True)
         if self.trainer.is_global_zero:
             self._write_logs(record)
+            console.log.info(console.epoch_line(record, self.config.train.epochs))
 
     def _write_logs(self, record: dict[str, Any]) -> None:
         self.run.append_log(record)

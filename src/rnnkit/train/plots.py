@@ -11,18 +11,23 @@ from collections.abc import Sequence
 from pathlib import Path
 
 
-def plot_losses(rows: Sequence[dict[str, float]], path: Path, title: str = "") -> None:
-    """Train (and validation) loss per epoch from ``log.csv`` rows."""
+def plot_losses(
+    rows: Sequence[dict[str, float]], path: Path, title: str = "", best_epoch: int | None = None
+) -> None:
+    """Train (and validation) loss per epoch from ``log.csv`` rows, epochs numbered from 0 as
+    there; the best epoch (the best checkpoint's) is marked."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6, 4))
     ax = fig.subplots()
-    epochs = [r["epoch"] + 1 for r in rows]
+    epochs = [r["epoch"] for r in rows]
     for key, label in (("train_loss", "train"), ("val_loss", "validation")):
         values = [r.get(key) for r in rows]
         if any(v is not None for v in values):
             ax.plot(epochs, values, marker="o", markersize=3, label=label)
-    ax.set_xlabel("epoch")
+    if best_epoch is not None:
+        ax.axvline(best_epoch, color="0.5", ls="--", lw=1, label=f"best epoch ({best_epoch})")
+    ax.set_xlabel("epoch (from 0, as in log.csv)")
     ax.set_ylabel("loss")
     ax.set_yscale("log")
     ax.set_title(title)

@@ -8,11 +8,11 @@ precision/recall/F1 and the NAB score) and prints JSON.
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import numpy as np
 
+from rnnkit.console import to_json
 from rnnkit.data.datasets.nab import probation_length
 from rnnkit.data.labels import read_windows
 from rnnkit.data.timeseries import TimeSeries
@@ -58,7 +58,7 @@ def detect(run: Path, input: Path, output: Path | None = None, plot: Path | None
 
 def evaluate(
     run: Path,
-    input: Path | None = None,
+    data: Path | None = None,
     labels: Path | None = None,
     key: str | None = None,
     probation: int | None = None,
@@ -68,7 +68,7 @@ def evaluate(
 
     Args:
         run: run directory written by `rnnkit anomaly train`.
-        input: labelled CSV [default: the run's training file].
+        data: labelled CSV [default: the run's training file].
         labels: label file [default: the run's data.labels].
         key: the series' key in a JSON label file.
         probation: records not scored [default: the run's training records for its own file,
@@ -80,9 +80,9 @@ def evaluate(
     label_file = labels or (Path(d.labels) if d.labels else None)
     if label_file is None:
         raise ValueError("no labels: give --labels FILE (or train with --data.labels FILE)")
-    series = read_run_series(detector, input)
+    series = read_run_series(detector, data)
     windows = read_windows(label_file, series, key or d.label_key or None)
-    own = input is None or Path(input).resolve() == Path(d.path).resolve()
+    own = data is None or Path(data).resolve() == Path(d.path).resolve()
     if probation is None:
         probation = detector.train_rows if own else probation_length(len(series))
     if probation < 0:
@@ -97,7 +97,7 @@ def evaluate(
         from .plots import plot_detection
 
         plot_detection(plot, series, found, windows, probation, Path(series.source).name)
-    print(json.dumps(result, indent=2))
+    print(to_json(result))
 
 
 def write_detections(path: Path, series: TimeSeries, found: Detection) -> None:

@@ -117,7 +117,11 @@ class DetectRule(Section):
         low=0,
         high=1,
     )
-    skip_flagged: bool = option(False, "dynamic threshold: leave flagged scores out of its history")
+    skip_flagged: bool = option(
+        True,
+        "dynamic threshold: leave flagged scores out of its history (so one anomaly does not "
+        "raise the threshold over the next)",
+    )
     short: int = option(10, "likelihood threshold: records in the short-term mean", low=1)
     epsilon: float = option(
         1e-5, "likelihood threshold: flag when the tail probability is below this", low=0,

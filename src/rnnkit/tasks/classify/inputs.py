@@ -125,4 +125,5 @@ def read_inputs(path: Path, state: Mapping[str, Any]) -> tuple[list[str] | None,
         return [f.name for f in files], Sequences(x, lengths)
     splits = load_sequences(path)
     name = next((s for s in ("", "test", "val", "train") if s in splits), None)
-    return None, splits[name]
+    seqs = splits[name]
+    return (None if seqs.names is None else [str(n) for n in seqs.names]), seqs

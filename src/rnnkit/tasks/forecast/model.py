@@ -170,8 +170,8 @@ class Forecaster(nn.Module):
 
     def _shape(self, y: Tensor) -> Tensor:
         N = y.shape[0]
-        if self.quantiles:
-            return y.reshape(N, self.horizon, self.n_targets, self.n_q)
+        if self.quantiles:  # sorted: a lower quantile never lies above a higher one
+            return y.reshape(N, self.horizon, self.n_targets, self.n_q).sort(dim=-1).values
         return y.reshape(N, self.horizon, self.n_targets)
 
     def _direct(self, x: Tensor, known: Tensor) -> Tensor:
@@ -205,7 +205,7 @@ class Forecaster(nn.Module):
             out, state = self.decoder(torch.cat([prev, known[:, k : k + 1]], dim=-1), state)
             step = self.head(out)  # (N, 1, C_out * Q)
             steps.append(step)
-            prev = self._point(step.reshape(-1, 1, self.n_targets, self.n_q))
+            prev = self._point(step.reshape(-1, 1, self.n_targets, self.n_q).sort(dim=-1).values)
         return self._shape(torch.cat(steps, dim=1))
 
     def loss(

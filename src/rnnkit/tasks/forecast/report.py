@@ -121,7 +121,7 @@ def _plots(prep, quantiles, raw, forecasts, origins, true, folder, plot_series) 
             folder / "error_by_step.png",
             {k: metrics.by_step(v, true)["mae"] for k, v in forecasts.items()},
             metric="MAE (scaled)",
-            title=f"{prep.series.source}: error by horizon step",
+            title=f"{Path(prep.series.source).name}: error by horizon step",
         )
     ]
     i = len(origins) - 1  # the last origin of the part

@@ -112,7 +112,6 @@ class ForecastTask(Task[ForecastConfig]):
         "lookback": "data.lookback",
         "horizon": "data.horizon",
         "strategy": "model.strategy",
-        "epochs": "train.epochs",
     }
 
     # ------------------------------------------------------------------------------ data
@@ -344,8 +343,12 @@ def read_prediction_csv(
                 f"{len(frame) - H + missing[0] + 2}"
             )
         frame, future, lines = frame.iloc[:-H], tail[known], lines[:-H]
+    hint = (
+        f"the run was trained with data.fill {config.data.fill!r}: complete the file, or train "
+        f"with --data.fill ffill or interpolate"
+    )
     series = from_frame(
-        frame, freq=state["freq"], fill=config.data.fill, source=str(path), lines=lines
+        frame, freq=state["freq"], fill=config.data.fill, source=str(path), lines=lines, hint=hint
     )
     return series, future
 
