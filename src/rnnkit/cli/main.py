@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import importlib
 import os
 import sys
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from rnnkit.config import ConfigError, parse_flags, settings
 from rnnkit.tasks import TASKS, TaskInfo, get_task
 
 from . import actions
+from .tools import TOOLS
 from .typed import typed_command
 
 HELP = """Recurrent neural networks: train, evaluate and use them from one command.
@@ -41,18 +43,27 @@ def main(argv: list[str] | None = None) -> None:
 
 
 class _Tasks(click.Group):
-    """The root command: one subcommand per registered task, built when it is used."""
+    """The root command: one subcommand per registered task (and per tool), built when used."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(TASKS)
+        return [*TASKS, *TOOLS]
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        return task_group(TASKS[name]) if name in TASKS else None
+        if name in TASKS:
+            return task_group(TASKS[name])
+        if name in TOOLS:
+            module, _, function = TOOLS[name].function.partition(":")
+            run = getattr(importlib.import_module(module), function)
+            return _with_quiet(typed_command(name, reporting_errors(run)))
+        return None
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        # from the registry alone: listing the tasks imports none of them
+        # from the registries alone: listing the tasks imports none of them
         with formatter.section("Tasks"):
             formatter.write_dl([(info.name, info.summary) for info in TASKS.values()])
+        if TOOLS:
+            with formatter.section("For any task's runs"):
+                formatter.write_dl([(tool.name, tool.summary) for tool in TOOLS.values()])
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         with formatter.section("Examples"):

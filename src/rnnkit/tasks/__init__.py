@@ -78,6 +78,17 @@ def check_task(task: Task) -> None:
                 raise TypeError(f"task {task.name!r} lists predict but does not define {hook}")
 
 
+def open_run(path, prefer: str = "best"):
+    """A finished run of any task, loaded (:class:`rnnkit.train.LoadedRun`): the task is the
+    one named in the checkpoint."""
+    from rnnkit.train import load_checkpoint, load_run
+
+    name = load_checkpoint(path, prefer).info.get("task")
+    if name not in TASKS:
+        raise ConfigError(f"{path}: the run belongs to task {name!r}, which is not registered")
+    return load_run(get_task(name), path, prefer=prefer)
+
+
 def action_names(task: Task) -> list[str]:
     """Every action of ``task`` as the command line lists it: standard, own, aliases."""
     return [*task.actions, *task.commands, *task.action_aliases]
