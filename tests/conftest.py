@@ -24,3 +24,16 @@ def shared_datasets() -> Path:
     if not SHARED_DATASETS.is_dir():
         pytest.skip(f"{SHARED_DATASETS} not present")
     return SHARED_DATASETS
+
+
+# Property-based tests (tests/fuzz): a bounded default run; RNNKIT_FUZZ_PROFILE=long for the
+# documented longer one (`pytest -m slow tests/fuzz`, see docs/errors.md).
+try:
+    from hypothesis import HealthCheck, settings
+
+    _FUZZ = dict(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    settings.register_profile("default", max_examples=30, **_FUZZ)
+    settings.register_profile("long", max_examples=1500, **_FUZZ)
+    settings.load_profile(os.environ.get("RNNKIT_FUZZ_PROFILE", "default"))
+except ImportError:  # hypothesis is a dev dependency; only tests/fuzz need it
+    pass

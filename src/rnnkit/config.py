@@ -257,12 +257,14 @@ def read_yaml(path: str | Path) -> dict[str, tuple[Any, str]]:
     """Dotted keys of a YAML file mapped to (value, "file:line"); only plain values, no tags."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {e.start})") from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as e:
+    except (yaml.YAMLError, RecursionError, ValueError) as e:
         raise ConfigError(f"{path}: invalid YAML: {e}") from None
     if node is None:
         return {}

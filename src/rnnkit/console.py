@@ -16,6 +16,7 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 log = logging.getLogger("rnnkit")
@@ -42,13 +43,12 @@ def bars(progress: bool) -> bool:
     return progress and not quiet() and sys.stderr.isatty()
 
 
-def epoch_line(record: dict[str, Any], epochs: int) -> str:
-    """``epoch 3 (4/30)  train_loss 0.5123  val_loss 0.4821  ...  2.3 s`` from a log.csv row."""
+def epoch_line(record: dict[str, Any], epochs: int, keys: Sequence[str]) -> str:
+    """``epoch 3 (4/30)  train_loss 0.5123  val_loss 0.4821  ...  2.3 s`` from a log.csv row,
+    showing the ``keys`` it has."""
     epoch = int(record["epoch"])
     shown = [f"epoch {epoch} ({epoch + 1}/{epochs})"]
-    for key, value in record.items():
-        if key.startswith(("train_", "val_")) and isinstance(value, float):
-            shown.append(f"{key} {value:.4g}")
+    shown += [f"{k} {record[k]:.4f}" for k in keys if isinstance(record.get(k), float)]
     shown.append(f"{record['time_s']:.1f} s")
     return "  ".join(shown)
 

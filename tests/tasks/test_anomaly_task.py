@@ -291,6 +291,12 @@ def test_cli_fit_detect_evaluate(tmp_path):
     assert result["probation"] == probation_length(T)
     assert result["events"] == expected.events.tolist()
     assert json.loads((tmp_path / "run" / "evaluation.json").read_text()) == result
+    # evaluate takes the labelled series with --data, as every task's evaluate does
+    again = rnnkit("evaluate", "--run", "run", "--data", str(csv), "--labels", str(labels),
+                   cwd=tmp_path)  # fmt: skip
+    assert again.exit_code == 0 and json.loads(again.stdout) == result
+    plot = rnnkit("detect", "--run", "run", "--input", str(csv), "--plot", "p.png", cwd=tmp_path)
+    assert plot.exit_code == 0 and (tmp_path / "p.png").stat().st_size > 10_000
 
     done = rnnkit("detect", "--run", "run", "--input", "missing.csv", cwd=tmp_path)
     assert done.exit_code == 1

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from rnnkit.tasks.anomaly.config import DetectRule
 from rnnkit.tasks.anomaly.thresholds import (
     DynamicThreshold,
     LikelihoodThreshold,
@@ -73,6 +75,20 @@ def test_skip_flagged_keeps_one_anomaly_from_hiding_the_next():
     hidden = spikes.copy()
     hidden[300:320] = np.nan
     assert np.array_equal(levels[320:], skipping.run(hidden)[0][320:])
+
+
+def test_by_default_one_spike_does_not_blind_the_detector_to_a_later_flat_line():
+    """A spike, then normal records, then a long stretch of moderately raised scores (a flat
+    line the model cannot reconstruct): the default rule flags both."""
+    rule = DetectRule()
+    scores = np.concatenate(
+        [rng.gamma(2.0, 0.05, 400), [8.0] * 20, rng.gamma(2.0, 0.05, 600), [1.0] * 60]
+    )
+    train = rng.gamma(2.0, 0.05, 600)
+    levels, flags = rule.make_threshold().fit(train).run(scores)
+    assert flags[400:420].any() and flags[1020:1080].any()
+    blinded = replace(rule, skip_flagged=False).make_threshold().fit(train).run(scores)[1]
+    assert not blinded[1020:1080].any()  # what the default avoids
 
 
 def test_likelihood_threshold_follows_its_definition_record_by_record():

@@ -214,3 +214,24 @@ def test_cli_train_then_predict(tmp_path):
     failed = rnnkit("forecast", "predict", "--run", run, "--input", bad)
     line = one_clean_error(failed, 1)
     assert line.startswith(f"Error: {bad}: line 41, column 'y': missing value (1 in the column)")
+    assert "the run was trained with data.fill 'error'" in line  # predict has no --data.fill
+
+
+def test_predicted_quantiles_never_cross(tmp_path):
+    csv = write_series(tmp_path / "s.csv", n=200)
+    run = tmp_path / "run"
+    train = rnnkit(
+        "forecast", "train", "--csv", csv, "--target", "y", "--data.time_column", "time",
+        "--lookback", "24", "--horizon", "6", "--model.hidden_size", "8", "--epochs", "1",
+        "--model.quantiles", "0.1,0.5,0.9", "--eval.baselines", "naive", "--out", run, "-q",
+    )  # fmt: skip
+    assert train.returncode == 0, train.stderr
+    assert rnnkit("forecast", "predict", "--run", run, "--input", csv).returncode == 0
+    frame = pd.read_csv(run / "predictions.csv", index_col=0)
+    low, mid, high = (frame[f"y_q{q}"].to_numpy() for q in ("0.1", "0.5", "0.9"))
+    assert (low <= mid).all() and (mid <= high).all() and (low < high).any()
+    # the model's raw outputs, before any training: sorted along the quantile axis by design
+    torch.manual_seed(3)
+    model = Forecaster(1, 1, 6, hidden_size=4, quantiles=(0.1, 0.5, 0.9))
+    y = model(torch.randn(16, 24, 1))
+    assert (y.diff(dim=-1) >= 0).all()

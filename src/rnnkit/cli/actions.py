@@ -88,8 +88,10 @@ def predict(
     loaded = load_run(task, run, prefer=checkpoint)
     inputs = task.read_inputs(input, loaded.config, loaded.state)
     predictions = predict_run(loaded, inputs.source)
-    target = output or Path(run) / "predictions.csv"
-    rows = task.write_predictions(target, predictions, inputs, loaded.context("input"))
+    target = Path(output or Path(run) / "predictions.csv")
+    partial = target.with_name(f".{target.name}.tmp")  # moved into place once complete
+    rows = task.write_predictions(partial, predictions, inputs, loaded.context("input"))
+    partial.replace(target)
     print(f"wrote {rows} prediction{'s' if rows != 1 else ''} to {target}")
 
 

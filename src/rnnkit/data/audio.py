@@ -19,27 +19,37 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 
 import numpy as np
 import scipy.fft
 import scipy.io.wavfile
+
+from .errors import DataError
 
 
 def read_wav(source: str | os.PathLike | bytes, name: str | None = None) -> tuple[np.ndarray, int]:
     """Mono float32 samples in [-1, 1] and the sample rate, from a path or WAV bytes."""
     label = name or str(source if not isinstance(source, bytes) else "<bytes>")
     try:
-        rate, data = scipy.io.wavfile.read(
-            io.BytesIO(source) if isinstance(source, bytes) else source
-        )
-    except (ValueError, OSError, EOFError) as error:
-        raise ValueError(f"{label}: not a readable WAV file ({error})") from error
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", scipy.io.wavfile.WavFileWarning)
+            rate, data = scipy.io.wavfile.read(
+                io.BytesIO(source) if isinstance(source, bytes) else source
+            )
+    except FileNotFoundError:
+        raise
+    except Exception as error:  # scipy's parser fails in many ways on damaged files
+        raise DataError(f"{label}: not a readable WAV file ({error})") from None
+    truncated = [w for w in caught if "EOF" in str(w.message)]
+    if truncated:
+        raise DataError(f"{label}: truncated WAV file ({truncated[0].message})")
     if data.ndim == 2:
         data = data.mean(axis=1)
     if np.issubdtype(data.dtype, np.integer):
         data = data / float(np.iinfo(data.dtype).max)
     if data.size == 0:
-        raise ValueError(f"{label}: the WAV file holds no samples")
+        raise DataError(f"{label}: the WAV file holds no samples")
     return data.astype(np.float32), int(rate)
 
 
@@ -103,7 +113,7 @@ def frames(
         return log_mel(y, sr, n_fft, hop, n_mels)
     if kind == "mfcc":
         return mfcc(y, sr, n_mfcc, n_fft, hop, n_mels)
-    raise ValueError(f"kind must be 'logmel' or 'mfcc', got {kind!r}")
+    raise DataError(f"kind must be 'logmel' or 'mfcc', got {kind!r}")
 
 
 def resample(y: np.ndarray, sr: int, target: int) -> np.ndarray:

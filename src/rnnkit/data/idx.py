@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import DataError
+
 _TYPES = {
     0x08: np.dtype(np.uint8),
     0x09: np.dtype(np.int8),
@@ -32,21 +34,21 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     try:
         raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
     except (EOFError, OSError, zlib.error) as error:
-        raise ValueError(f"{path}: corrupt or truncated gzip data ({error})") from error
+        raise DataError(f"{path}: corrupt or truncated gzip data ({error})") from error
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _TYPES:
         magic = int.from_bytes(raw[:4].ljust(4, b"\0"), "big")
-        raise ValueError(
+        raise DataError(
             f"{path}: not an IDX file (magic number {magic:#010x}; expected 0x000008NN for "
             "unsigned bytes, e.g. 2051 for images and 2049 for labels)"
         )
     dtype, ndim = _TYPES[raw[2]], raw[3]
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise ValueError(f"{path}: truncated header ({len(raw)} bytes, needs {header})")
+        raise DataError(f"{path}: truncated header ({len(raw)} bytes, needs {header})")
     shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if len(raw) != expected:
-        raise ValueError(
+        raise DataError(
             f"{path}: header declares shape {shape} ({expected} bytes) but the file holds "
             f"{len(raw)} bytes — truncated or corrupt"
         )
@@ -63,9 +65,9 @@ def load_idx_pair(
     """Images (N, H, W) and labels (N,) int64 from two IDX files, checked against each other."""
     x, y = read_idx(images), read_idx(labels)
     if x.ndim != 3:
-        raise ValueError(f"{images}: expected images of shape (N, H, W), got {x.shape}")
+        raise DataError(f"{images}: expected images of shape (N, H, W), got {x.shape}")
     if y.ndim != 1:
-        raise ValueError(f"{labels}: expected labels of shape (N,), got {y.shape}")
+        raise DataError(f"{labels}: expected labels of shape (N,), got {y.shape}")
     if len(x) != len(y):
-        raise ValueError(f"{images} holds {len(x)} images but {labels} holds {len(y)} labels")
+        raise DataError(f"{images} holds {len(x)} images but {labels} holds {len(y)} labels")
     return x, y.astype(np.int64)

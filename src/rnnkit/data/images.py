@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import DataError
+
 MODES = ("rows", "pixels", "permuted")
 IMAGE_SUFFIXES = (".png", ".npy")
 
@@ -33,7 +35,7 @@ def image_sequences(images: np.ndarray, mode: str, seed: int = 0) -> np.ndarray:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     images = np.asarray(images)
     if images.ndim != 3:
-        raise ValueError(f"images must be (N, H, W), got shape {images.shape}")
+        raise DataError(f"images must be (N, H, W), got shape {images.shape}")
     x = images.astype(np.float32, copy=False)
     if mode == "rows":
         return x
@@ -59,10 +61,10 @@ def read_image(path: str | os.PathLike, shape: tuple[int, int]) -> np.ndarray:
                     grey = grey.resize((shape[1], shape[0]), Image.Resampling.BILINEAR)
                 return np.asarray(grey, dtype=np.float32)
         except (UnidentifiedImageError, OSError) as error:
-            raise ValueError(f"{path}: not a readable PNG image ({error})") from error
+            raise DataError(f"{path}: not a readable PNG image ({error})") from error
     if path.suffix.lower() == ".npy":
         return _scaled(np.load(path, allow_pickle=False), path, shape)[0]
-    raise ValueError(f"{path}: expected a .png or .npy image, got {path.suffix or 'no suffix'}")
+    raise DataError(f"{path}: expected a .png or .npy image, got {path.suffix or 'no suffix'}")
 
 
 def read_images(path: str | os.PathLike, shape: tuple[int, int]) -> tuple[list[str], np.ndarray]:
@@ -79,7 +81,7 @@ def read_images(path: str | os.PathLike, shape: tuple[int, int]) -> tuple[list[s
         else [path]
     )
     if not files:
-        raise ValueError(f"{path}: the folder holds no .png or .npy images")
+        raise DataError(f"{path}: the folder holds no .png or .npy images")
     names, arrays = [], []
     for file in files:
         if file.suffix.lower() == ".npy":
@@ -98,7 +100,7 @@ def _scaled(array: np.ndarray, path: Path, shape: tuple[int, int]) -> np.ndarray
     """An NPY image (H, W) or stack (N, H, W) as float32 (N, H, W) on the 0..255 scale."""
     stack = array[None] if array.ndim == 2 else array
     if stack.ndim != 3 or stack.shape[1:] != tuple(shape):
-        raise ValueError(
+        raise DataError(
             f"{path}: expected an image of shape {tuple(shape)} or a stack (N, {shape[0]}, "
             f"{shape[1]}), got {array.shape}"
         )

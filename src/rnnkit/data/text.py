@@ -29,6 +29,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .errors import DataError
+
 UNK = "<unk>"
 PAD = "<pad>"
 BOS = "<bos>"
@@ -59,13 +61,13 @@ def read_text(paths: str | os.PathLike | Sequence[str | os.PathLike]) -> str:
             raise FileNotFoundError(f"{path}: no such text file")
         raw = path.read_bytes()
         if not raw.strip():
-            raise ValueError(f"{path}: the file is empty (no text to read)")
+            raise DataError(f"{path}: the file is empty (no text to read)")
         if b"\0" in raw[: 1 << 20]:
-            raise ValueError(f"{path}: looks like a binary file (it holds NUL bytes), not text")
+            raise DataError(f"{path}: looks like a binary file (it holds NUL bytes), not text")
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as error:
-            raise ValueError(
+            raise DataError(
                 f"{path}: not UTF-8 text (invalid byte {raw[error.start]:#04x} at offset "
                 f"{error.start}); convert it to UTF-8 first"
             ) from None
@@ -235,7 +237,7 @@ class Vocabulary:
             if missing:
                 shown = ", ".join(repr(t) for t in missing[:20])
                 more = f" and {len(missing) - 20} more" if len(missing) > 20 else ""
-                raise ValueError(
+                raise DataError(
                     f"{len(missing)} token(s) not in the vocabulary of {len(self)}: {shown}{more}"
                 )
         unk = self.unk_index
@@ -249,7 +251,7 @@ class Vocabulary:
             return [tokens[int(i)] for i in ids]
         except IndexError:
             bad = [int(i) for i in ids if not 0 <= int(i) < len(tokens)]
-            raise ValueError(
+            raise DataError(
                 f"ids {bad[:10]} are outside the vocabulary (0 … {len(tokens) - 1})"
             ) from None
 
@@ -266,7 +268,7 @@ class Vocabulary:
     @classmethod
     def from_dict(cls, data: dict) -> Vocabulary:
         if not isinstance(data, dict) or data.get("format") != "rnnkit.vocabulary":
-            raise ValueError("not an rnnkit vocabulary (expected format 'rnnkit.vocabulary')")
+            raise DataError("not an rnnkit vocabulary (expected format 'rnnkit.vocabulary')")
         return cls(data["tokens"], data["specials"], data["unk"])
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -291,4 +293,4 @@ class Vocabulary:
         try:
             return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
         except (ValueError, KeyError, TypeError) as error:
-            raise ValueError(f"{path}: cannot read the vocabulary ({error})") from error
+            raise DataError(f"{path}: cannot read the vocabulary ({error})") from error

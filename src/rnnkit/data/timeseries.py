@@ -209,18 +209,40 @@ def _read_table(path: Path) -> pd.DataFrame:
 
 
 def _parse_times(values: pd.Series, path: Path, column: str, lines: np.ndarray) -> pd.Series:
+    """Timestamps of a column; time-zone-aware ones are converted to UTC (and the zone dropped)."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "could not infer format" chatter
+        warnings.simplefilter("ignore")  # "could not infer format" chatter
         try:
-            return pd.to_datetime(values, errors="raise")
+            parsed = pd.to_datetime(values, errors="raise")
         except (ValueError, TypeError, OverflowError):
-            parsed = pd.to_datetime(values, errors="coerce", format="mixed")
-    rows = np.flatnonzero(parsed.isna().to_numpy())
-    if len(rows) == 0:  # every value parses alone but not with one format
-        raise DataError(f"{path}: column {column!r}: mixes timestamp formats")
-    raise DataError(
-        f"{path}: {_at(lines[rows])}, column {column!r}: not a timestamp: {values.iloc[rows[0]]!r}"
-    )
+            parsed = None
+    if parsed is None or not isinstance(parsed.dtype, (np.dtype, pd.DatetimeTZDtype)):
+        row = _first_unparsable(values)
+        if row is None:  # every value parses alone but not together
+            raise DataError(
+                f"{path}: column {column!r}: mixes timestamp formats or time zones (e.g. "
+                f"line {lines[0]}: {values.iloc[0]!r})"
+            )
+        raise DataError(
+            f"{path}: {_at(lines[row : row + 1])}, column {column!r}: not a timestamp: "
+            f"{values.iloc[row]!r}"
+        )
+    if isinstance(parsed.dtype, pd.DatetimeTZDtype):
+        parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+    return parsed
+
+
+def _first_unparsable(values: pd.Series) -> int | None:
+    """The row of the first value that is not a timestamp on its own (None when all are)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for i, value in enumerate(values):
+            try:
+                if pd.isna(pd.to_datetime(value, errors="raise")):
+                    return i
+            except (ValueError, TypeError, OverflowError):
+                return i
+    return None
 
 
 def _ordered(

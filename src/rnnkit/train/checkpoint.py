@@ -126,6 +126,22 @@ def save_checkpoint(
     return path
 
 
+def recover_checkpoints(folder: str | Path) -> None:
+    """Finish what a killed save left in a checkpoints folder: a checkpoint that sits at
+    ``.NAME.old`` (the process died between the two renames) goes back to ``NAME``, and the
+    half-written ``.NAME.tmp`` folders are removed. Complete checkpoints are not touched."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return
+    for old in folder.glob(".*.old"):
+        target = folder / old.name[1:].removesuffix(".old")
+        if old.is_dir() and not target.exists():
+            os.rename(old, target)
+    for leftover in [*folder.glob(".*.tmp"), *folder.glob(".*.old")]:
+        if leftover.is_dir():
+            shutil.rmtree(leftover)
+
+
 def update_task_state(path: str | Path, task_state: dict[str, Any]) -> Path:
     """Rewrite the checkpoint at ``path`` with another task state (atomically, as a save)."""
     ckpt = load_checkpoint(path)

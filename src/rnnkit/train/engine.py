@@ -32,7 +32,13 @@ from rnnkit import __version__, console
 from rnnkit.allocator import keep_freed_memory
 from rnnkit.config import ConfigError
 
-from .checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint, update_task_state
+from .checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    recover_checkpoints,
+    resolve_checkpoint,
+    update_task_state,
+)
 from .evaluation import collect
 from .interrupt import TrainingInterruptedError, signal_name, sigterm_as_interrupt
 from .module import Checkpoints, EngineModule, SafeCheckpointIO
@@ -89,10 +95,11 @@ def fit(
     ckpt_path, resumed = None, None
     if resume is not None:
         run = RunDir(Path(resume))
+        resumed = resume_changes(run, config)  # refuses what cannot change, before any write
+        recover_checkpoints(run.checkpoints)  # what a killed save left behind
         ckpt_path = str(resolve_checkpoint(run.path, prefer="last"))
         if Path(ckpt_path).name not in ("last", ".last.old"):
             raise CheckpointError(f"{run.path}: no checkpoints/last to resume from")
-        resumed = resume_changes(run, config)  # refuses what cannot change, before any write
     else:
         run = RunDir(Path(out) if out is not None else default_run_dir(task.name))
         if run.checkpoints.exists() and any(run.checkpoints.iterdir()):

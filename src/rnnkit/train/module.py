@@ -204,7 +204,10 @@ class EngineModule(L.LightningModule):
             self.log(k, v, prog_bar=k in shown, on_step=False, on_epoch=True)
         if self.trainer.is_global_zero:
             self._write_logs(record)
-            console.log.info(console.epoch_line(record, self.config.train.epochs))
+            keys = dict.fromkeys(
+                ["train_loss", "val_loss", *(f"val_{k}" for k in self.task.headline), self.monitor]
+            )
+            console.log.info(console.epoch_line(record, self.config.train.epochs, list(keys)))
 
     def _write_logs(self, record: dict[str, Any]) -> None:
         self.run.append_log(record)

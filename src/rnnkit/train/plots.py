@@ -9,11 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn
+    from matplotlib.figure import Figure
 
 
 def plot_losses(
     rows: Sequence[dict[str, float]], path: Path, title: str = "", best_epoch: int | None = None
 ) -> None:
+    """Save :func:`loss_figure` as a PNG."""
+    loss_figure(rows, title, best_epoch).savefig(path, dpi=100)
+
+
+def loss_figure(
+    rows: Sequence[dict[str, float]], title: str = "", best_epoch: int | None = None
+) -> Figure:
     """Train (and validation) loss per epoch from ``log.csv`` rows, epochs numbered from 0 as
     there; the best epoch (the best checkpoint's) is marked."""
     from matplotlib.figure import Figure
@@ -34,7 +45,7 @@ def plot_losses(
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    return fig
 
 
 def plot_confusion(

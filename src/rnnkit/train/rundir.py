@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import time
@@ -130,10 +131,15 @@ def _append_csv(path: Path, rows: Sequence[dict[str, float]]) -> None:
 
 
 def _read_csv(path: Path) -> list[dict[str, float]]:
+    """The rows of a log; a last line cut short (the process died while appending it) is not
+    a row."""
     if not path.exists():
         return []
-    with path.open(newline="") as f:
-        return [{k: _number(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
+    text = path.read_text()
+    if text and not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]
+    rows = csv.DictReader(io.StringIO(text, newline=""))
+    return [{k: _number(v) for k, v in row.items() if v != ""} for row in rows]
 
 
 def _number(text: str) -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -16,6 +17,9 @@ from rnnkit.data.labels import Window
 from rnnkit.data.timeseries import TimeSeries
 
 from .detector import Detection
+
+if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn
+    from matplotlib.figure import Figure
 
 
 def plot_detection(
@@ -26,7 +30,21 @@ def plot_detection(
     train_rows: int | None = None,
     title: str = "",
 ) -> Path:
-    """Save a two-panel figure against the series' timestamps and return its path.
+    """Save :func:`detection_figure` as a PNG and return its path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    detection_figure(series, found, windows, train_rows, title).savefig(path, dpi=110)
+    return path
+
+
+def detection_figure(
+    series: TimeSeries,
+    found: Detection,
+    windows: Sequence[Window] = (),
+    train_rows: int | None = None,
+    title: str = "",
+) -> Figure:
+    """A two-panel figure of a scored series against its timestamps.
 
     Top: the (T, C) values, labelled anomaly windows shaded red, the records the detector learnt
     from shaded grey, detection events as dashed lines. Bottom: the (T,) scores and the
@@ -61,7 +79,4 @@ def plot_detection(
     bottom.set_xlabel(series.index.name or "time")
     fig.autofmt_xdate()
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    return path
+    return fig
