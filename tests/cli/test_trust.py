@@ -151,6 +151,11 @@ def test_evaluate_and_predict_draw_no_bars_off_a_terminal(digits_run, tmp_path):
     metrics = json.loads(done.stdout)
     confusion_lines = [line for line in done.stdout.splitlines() if line.strip().startswith("[")]
     assert len(confusion_lines) == len(metrics["confusion"]) == 10  # one row per line
+    rows = np.random.default_rng(0).uniform(0, 16, size=(700, 8, 8))  # several batches
+    np.savez(tmp_path / "x.npz", x=rows)
+    done = rnnkit("classify", "predict", "--run", run, "--input", tmp_path / "x.npz",
+                  "--output", tmp_path / "p.csv")  # fmt: skip
+    assert done.returncode == 0 and done.stderr == "", done.stderr
 
 
 # ----------------------------------------------------------------------------- errors

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rnnkit.data import DataError
+from rnnkit.data import DataError, frequency
 from rnnkit.data import timeseries as ts
 from support.series import hourly_rows, write_csv
 
@@ -97,20 +97,20 @@ def test_gaps_reported_with_location_then_filled(tmp_path):
 
 
 def test_frequency_inference():
-    assert ts.infer_freq(pd.date_range("2020", periods=20, freq="15min")) == "15min"
-    assert ts.infer_freq(pd.date_range("1949-01", periods=30, freq="MS")) == "MS"
+    assert frequency.infer_freq(pd.date_range("2020", periods=20, freq="15min")) == "15min"
+    assert frequency.infer_freq(pd.date_range("1949-01", periods=30, freq="MS")) == "MS"
     gappy = pd.date_range("2020", periods=50, freq="D").delete([10, 11, 30])
-    assert ts.infer_freq(gappy) == "D"
-    assert ts.season_length("h") == 24 and ts.season_length("15min") == 96
-    assert ts.season_length("MS") == 12 and ts.season_length("D") == 7
+    assert frequency.infer_freq(gappy) == "D"
+    assert frequency.season_length("h") == 24 and frequency.season_length("15min") == 96
+    assert frequency.season_length("MS") == 12 and frequency.season_length("D") == 7
 
 
 def test_calendar_features_in_range():
     index = pd.date_range("2021-03-01", periods=100, freq="h")
-    feats = ts.calendar_features(index, "h")
+    feats = frequency.calendar_features(index, "h")
     assert list(feats.columns) == ["hour", "weekday", "day_of_month", "day_of_year"]
     assert feats.to_numpy().min() >= -0.5 and feats.to_numpy().max() <= 0.5
-    assert list(ts.calendar_features(pd.date_range("2020", periods=5, freq="MS"), "MS")) == [
+    assert list(frequency.calendar_features(pd.date_range("2020", periods=5, freq="MS"), "MS")) == [
         "month"
     ]
 

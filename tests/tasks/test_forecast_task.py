@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from rnnkit.config import resolve
-from rnnkit.data.timeseries import calendar_features
+from rnnkit.data.frequency import calendar_features
 from rnnkit.tasks.forecast import ForecastConfig, Forecaster, ForecastTask
 from rnnkit.tasks.forecast.data import Prepared
 from rnnkit.tasks.forecast.task import prepare_series
@@ -235,3 +235,44 @@ def test_predicted_quantiles_never_cross(tmp_path):
     model = Forecaster(1, 1, 6, hidden_size=4, quantiles=(0.1, 0.5, 0.9))
     y = model(torch.randn(16, 24, 1))
     assert (y.diff(dim=-1) >= 0).all()
+
+
+def write_panel(path: Path, names=("a", "b", "c"), n: int = 240) -> Path:
+    rng = np.random.default_rng(1)
+    frames = []
+    for k, name in enumerate(names):
+        t = pd.date_range("2021-01-01", periods=n, freq="h")
+        y = 10 * (k + 1) + (k + 1) * np.sin(np.arange(n) * 2 * np.pi / 24) + rng.normal(0, 0.1, n)
+        frames.append(pd.DataFrame({"unique_id": name, "ds": t, "y": y}))
+    pd.concat(frames).to_csv(path, index=False)
+    return path
+
+
+def test_one_global_model_over_several_series(tmp_path):
+    csv = write_panel(tmp_path / "panel.csv")
+    run = tmp_path / "run"
+    done = rnnkit(
+        "forecast", "train", "--csv", csv, "--data.id_column", "unique_id",
+        "--data.time_column", "ds", "--target", "y", "--lookback", "48", "--horizon", "12",
+        "--model.hidden_size", "8", "--epochs", "2", "--out", run, "-q",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    state = load_run(ForecastTask(), run).state
+    frame = pd.read_csv(csv)
+    for name in ("a", "b", "c"):  # each series scaled with its own train rows
+        train = state["series"][name]["split"]["train"]
+        y = frame[frame.unique_id == name].y.to_numpy()[slice(*train)]
+        assert state["series"][name]["scaler"]["shift"] == pytest.approx([y.mean()])
+    assert rnnkit("forecast", "predict", "--run", run, "--input", csv,
+                  "--output", tmp_path / "p.csv").returncode == 0  # fmt: skip
+    out = pd.read_csv(tmp_path / "p.csv")
+    assert list(out.columns) == ["ds", "unique_id", "y"] and len(out) == 36
+    for k, name in enumerate(("a", "b", "c")):
+        rows = out[out.unique_id == name]
+        assert rows.ds.iloc[0] == "2021-01-11 00:00:00" and len(rows) == 12
+        assert abs(rows.y.mean() - 10 * (k + 1)) < 5 * (k + 1)  # each at its own level
+    other = write_panel(tmp_path / "other.csv", names=("a", "z"))
+    failed = rnnkit("forecast", "predict", "--run", run, "--input", other)
+    assert "series ['z'] (column 'unique_id') were not among the series" in one_clean_error(
+        failed, 1
+    )

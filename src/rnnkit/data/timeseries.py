@@ -17,8 +17,8 @@ Every refusal is a :class:`~rnnkit.data.errors.DataError` whose message starts w
 the 1-based line (the header is line 1) and the column: ``x.csv: line 7, column 'b': ...``.
 What a fill policy changed is listed in :attr:`TimeSeries.repairs`.
 
-Also here: :func:`infer_freq`, :func:`find_gaps`, :func:`season_length`,
-:func:`calendar_features`. Shape symbols: T rows, C value columns.
+:func:`read_panel` reads several series from one long-format file. Frequencies, gaps and
+calendar features are in :mod:`rnnkit.data.frequency`. Shape symbols: T rows, C value columns.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError
+from .frequency import find_gaps, infer_freq
 
 FILL_POLICIES = ("error", "ffill", "interpolate")
 ORDER_POLICIES = ("error", "keep", "sort")
@@ -138,6 +139,50 @@ def read_frame(
     """
     path = Path(path)
     table = _read_table(path)
+    time_column, wanted = _columns_of(table, path, time_column, columns)
+    lines = np.arange(len(table)) + 2
+    return _checked(table, lines, path, time_column, wanted, order, duplicates)
+
+
+def read_panel(
+    path: str | Path,
+    id_column: str,
+    time_column: str | None = None,
+    columns: Sequence[str] | None = None,
+    *,
+    fill: str = "error",
+    freq: str | None = None,
+) -> dict[str, TimeSeries]:
+    """Several regular series in one long-format CSV (an ``id_column`` names each row's series):
+    each series validated as :func:`read_series` with ``regular=True`` validates one file, and
+    its refusals name the file's lines. Returns ``{id: TimeSeries}`` in order of appearance.
+    """
+    _check_policy("fill", fill, FILL_POLICIES)
+    path = Path(path)
+    table = _read_table(path)
+    if id_column not in table.columns:
+        raise DataError(
+            f"{path}: line 1: no id column {id_column!r}; the header has {list(table.columns)}"
+        )
+    rest = table.drop(columns=[id_column])
+    time_column, wanted = _columns_of(rest, path, time_column, columns)
+    ids = table[id_column]
+    if ids.isna().any():
+        row = int(np.flatnonzero(ids.isna().to_numpy())[0])
+        raise DataError(f"{path}: line {row + 2}, column {id_column!r}: no series id")
+    panel = {}
+    for name in dict.fromkeys(ids):
+        rows = np.flatnonzero((ids == name).to_numpy())
+        frame, lines = _checked(rest.iloc[rows], rows + 2, path, time_column, wanted, "error",
+                                "error")  # fmt: skip
+        source = f"{path} [{id_column}={name}]"
+        panel[str(name)] = from_frame(frame, freq=freq, fill=fill, source=source, lines=lines)
+    return panel
+
+
+def _columns_of(
+    table: pd.DataFrame, path: Path, time_column: str | None, columns: Sequence[str] | None
+) -> tuple[str, list[str]]:
     header = [str(c) for c in table.columns]
     if time_column is None:
         time_column = "timestamp" if "timestamp" in header else header[0]
@@ -147,7 +192,19 @@ def read_frame(
             raise DataError(f"{path}: line 1: no column {name!r}; the header has {header}")
     if not wanted:
         raise DataError(f"{path}: line 1: no value column besides the time column {time_column!r}")
-    lines = np.arange(len(table)) + 2
+    return time_column, wanted
+
+
+def _checked(
+    table: pd.DataFrame,
+    lines: np.ndarray,
+    path: Path,
+    time_column: str,
+    wanted: list[str],
+    order: str,
+    duplicates: str,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Steps 2-5 on the rows of ``table`` (file lines ``lines``)."""
     empty = table.isna().all(axis=1).to_numpy()
     if empty.any():
         raise DataError(f"{path}: line {lines[np.flatnonzero(empty)[0]]}: the line holds no value")
@@ -363,110 +420,3 @@ def _at(lines: np.ndarray) -> str:
 def _check_policy(name: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
-
-
-# ----------------------------------------------------------------------------- frequency
-def infer_freq(index: pd.DatetimeIndex, source: str = "<index>") -> str:
-    """The spacing of ``index`` as a pandas offset alias; tolerates a few gaps.
-
-    Uses ``pd.infer_freq`` on the whole index, else on its longest gap-free stretch of the most
-    common step. Raises ``DataError`` when there are fewer than 3 timestamps or no regular step.
-    """
-    if len(index) < 3:
-        raise DataError(f"{source}: need at least 3 timestamps to infer the frequency")
-    guess = _infer(index)
-    if guess is None:
-        steps = np.diff(index.asi8)
-        values, counts = np.unique(steps, return_counts=True)
-        common = values[np.argmax(counts)]
-        runs = np.flatnonzero(steps != common)
-        bounds = np.concatenate([[-1], runs, [len(steps)]])
-        longest = int(np.argmax(np.diff(bounds)))
-        lo, hi = bounds[longest] + 1, bounds[longest + 1] + 1
-        if hi - lo >= 3:
-            guess = _infer(index[lo:hi])
-        if guess is None and counts.max() > len(steps) // 2:
-            guess = pd.tseries.frequencies.to_offset(pd.Timedelta(int(common), "ns")).freqstr
-    if guess is None:
-        raise DataError(f"{source}: cannot infer the frequency of the timestamps; pass freq")
-    return guess
-
-
-def _infer(index: pd.DatetimeIndex) -> str | None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pandas 3 FutureWarning about the return type
-        try:
-            guess = pd.infer_freq(index)
-        except (ValueError, TypeError):
-            return None
-    if guess is None:
-        return None
-    return pd.tseries.frequencies.to_offset(guess).freqstr
-
-
-def find_gaps(
-    index: pd.DatetimeIndex, freq: str, source: str = "<index>"
-) -> list[tuple[pd.Timestamp, int]]:
-    """Missing timestamps in ``index``: ``[(timestamp before the gap, steps missing), ...]``."""
-    full = pd.date_range(index[0], index[-1], freq=freq)
-    if len(full) == len(index) and full.equals(index):
-        return []
-    unexpected = index.difference(full)
-    if len(unexpected):
-        raise DataError(
-            f"{source}: timestamp {unexpected[0]} is off the {freq!r} grid that starts at "
-            f"{index[0]}"
-        )
-    present = full.isin(index)
-    gaps = []
-    i = 0
-    while i < len(full):
-        if present[i]:
-            i += 1
-            continue
-        j = i
-        while not present[j]:
-            j += 1
-        gaps.append((full[i - 1], j - i))
-        i = j
-    return gaps
-
-
-_SEASONS = {"min": 60 * 24, "h": 24, "D": 7, "B": 5, "W": 52, "M": 12, "Q": 4}
-
-
-def season_length(freq: str) -> int:
-    """The customary seasonal period for ``freq``: 24 for hourly, 96 for 15-minute, 12 monthly.
-
-    Daily → 7, business-daily → 5, weekly → 52, quarterly → 4, yearly and others → 1.
-    """
-    offset = pd.tseries.frequencies.to_offset(freq)
-    name = offset.rule_code.split("-")[0].rstrip("SE") or "S"  # MS/ME -> M, QS-JAN -> Q
-    if name in ("min", "h"):
-        return max(1, _SEASONS[name] // offset.n)
-    if name == "s":
-        return max(1, 86400 // offset.n)
-    return _SEASONS.get(name, 1)
-
-
-def calendar_features(index: pd.DatetimeIndex, freq: str) -> pd.DataFrame:
-    """Known-future calendar covariates in [-0.5, 0.5], chosen by the frequency (as Informer).
-
-    Sub-daily: minute (when finer than hourly), hour, weekday, day of month, day of year.
-    Daily/weekly: weekday, day of month, day of year. Monthly and coarser: month.
-    Returns a (T, F) frame on ``index``.
-    """
-    offset = pd.tseries.frequencies.to_offset(freq)
-    step = pd.Timedelta(offset) if offset.rule_code in ("min", "h", "s", "D") else None
-    cols: dict[str, np.ndarray] = {}
-    if step is not None and step < pd.Timedelta("1h"):
-        cols["minute"] = index.minute / 59.0 - 0.5
-    if step is not None and step < pd.Timedelta("1D"):
-        cols["hour"] = index.hour / 23.0 - 0.5
-    if step is not None or offset.rule_code in ("B", "W"):
-        cols["weekday"] = index.day_of_week / 6.0 - 0.5
-        cols["day_of_month"] = (index.day - 1) / 30.0 - 0.5
-        cols["day_of_year"] = (index.day_of_year - 1) / 365.0 - 0.5
-    else:
-        cols["month"] = (index.month - 1) / 11.0 - 0.5
-    return pd.DataFrame({k: np.asarray(v, dtype=np.float64) for k, v in cols.items()}, index=index)

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from rnnkit import console
 from rnnkit.config import ConfigError, from_dict
 
 from .checkpoint import Checkpoint, load_checkpoint
@@ -76,9 +77,10 @@ def evaluate_run(
     """
     batch_size = run.config.train.eval_batch_size
     ctx = run.context(split, data)
-    return evaluate(run.task, run.model, source, batch_size, ctx, progress=progress)
+    return evaluate(run.task, run.model, source, batch_size, ctx, progress=console.bars(progress))
 
 
 def predict_run(run: LoadedRun, source: Any, progress: bool = True) -> dict[str, Tensor]:
     """Predictions of a loaded run on ``source`` (concatenated ``task.predict`` outputs)."""
-    return predict(run.task, run.model, source, run.config.train.eval_batch_size, progress=progress)
+    batch_size = run.config.train.eval_batch_size
+    return predict(run.task, run.model, source, batch_size, progress=console.bars(progress))

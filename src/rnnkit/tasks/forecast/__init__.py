@@ -6,7 +6,8 @@ beside the baselines), :mod:`.plots`, :mod:`.task` (configuration and engine hoo
 ``docs/forecast.md``.
 """
 
+from .config import ForecastConfig
 from .model import Forecaster
-from .task import TASK, ForecastConfig, ForecastTask
+from .task import TASK, ForecastTask
 
 __all__ = ["TASK", "ForecastConfig", "ForecastTask", "Forecaster"]

@@ -21,9 +21,10 @@ import numpy as np
 import pandas as pd
 
 from rnnkit.data.datasets import ett
+from rnnkit.data.frequency import calendar_features, season_length
 from rnnkit.data.scaling import Scaler, make_scaler
 from rnnkit.data.splits import Split, chronological_split
-from rnnkit.data.timeseries import TimeSeries, calendar_features, read_series, season_length
+from rnnkit.data.timeseries import TimeSeries, read_series
 from rnnkit.data.windows import WindowDataset, window_starts
 
 MODES = ("S", "M", "MS")

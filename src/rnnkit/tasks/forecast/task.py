@@ -13,88 +13,26 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor
 
-from rnnkit.config import Section, option
+from rnnkit.config import ConfigError
+from rnnkit.data import DataError
 from rnnkit.data.datasets import ett
-from rnnkit.data.scaling import scaler_from_state
-from rnnkit.data.timeseries import TimeSeries, from_frame, read_frame
-from rnnkit.data.windows import WindowDataset
-from rnnkit.nn import CellName
-from rnnkit.train import Context, Inputs, OptimConfig, Step, Task, TaskData, TrainConfig
+from rnnkit.data.timeseries import read_panel
+from rnnkit.train import Context, Inputs, Step, Task, TaskData
 
 from . import metrics as fm
-from .data import Prepared, known_features, load_series, prepare
+from .config import ForecastConfig
+from .data import Prepared, load_series, prepare
 from .model import Forecaster, pinball_loss, point_loss
-from .report import BASELINES, build_report
-
-
-@dataclass(frozen=True)
-class ForecastData(Section):
-    """Where the series comes from, its columns, split, scaling and windows."""
-
-    csv: str = option("", "CSV file: a timestamp column and numeric value columns")
-    ett: str = option("", "or an ETT data set (ETTh1, ETTh2, ETTm1, ETTm2), Informer split")
-    data_dir: str | None = option(None, "data directory for --data.ett ($RNNKIT_DATA, else cache)")
-    time_column: str = option("date", "name of the timestamp column")
-    target: tuple[str, ...] = option((), "target column(s); mode M defaults to every column")
-    covariates: tuple[str, ...] = option((), "past-observed covariates (M, MS: default all)")
-    known: tuple[str, ...] = option((), "known-future covariate columns (e.g. a holiday flag)")
-    calendar: bool = option(False, "add calendar features (hour, weekday...) as known-future")
-    mode: Literal["S", "M", "MS"] = option("S", "S univariate, M all->all, MS all->target")
-    freq: str = option("", "pandas frequency alias (h, 15min, D, MS...); inferred when empty")
-    fill: Literal["error", "ffill", "interpolate"] = option("error", "policy for NaNs and gaps")
-    lookback: int = option(96, "past steps a forecast sees (L)", low=1)
-    horizon: int = option(24, "future steps forecast at once (H)", low=1)
-    val: float = option(0.1, "validation share (< 1) or rows (>= 1) after train", low=0)
-    test: float = option(0.2, "test share (< 1) or rows (>= 1) at the end", low=0)
-    scaler: Literal["standard", "minmax", "none"] = option("standard", "fitted on train rows")
-    train_stride: int = option(1, "take every k-th training window (faster epochs)", low=1)
-    eval_stride: int = option(1, "every k-th validation/test window (1: all, the protocol)", low=1)
-
-
-@dataclass(frozen=True)
-class ForecastModel(Section):
-    """The network: a recurrent encoder and a multi-step decoder."""
-
-    cell: CellName = option("lstm", "recurrent cell (rnnkit.nn)")
-    hidden_size: int = option(64, "hidden units per layer", low=1)
-    num_layers: int = option(1, "stacked recurrent layers", low=1)
-    dropout: float = option(0.0, "dropout between recurrent layers", low=0, high=1)
-    strategy: Literal["direct", "recursive", "seq2seq"] = option("direct", "multi-step strategy")
-    norm: Literal["none", "last", "mean"] = option("last", "per-window instance normalisation")
-    quantiles: tuple[float, ...] = option((), "e.g. 0.1,0.5,0.9 for intervals (pinball loss)")
-    loss: Literal["mse", "mae", "huber"] = option("mse", "point loss (without quantiles)")
-    teacher_forcing: float = option(0.5, "seq2seq: chance of feeding the true value", low=0, high=1)
-    channel_independent: bool = option(False, "mode M: one shared network per channel")
-
-
-@dataclass(frozen=True)
-class ForecastEval(Section):
-    """The final test report: baselines, plots."""
-
-    baselines: tuple[str, ...] = option(BASELINES, "baselines reported beside the model")
-    arima_order: tuple[int, ...] = option((2, 1, 1), "ARIMA (p, d, q)", low=0)
-    max_fit: int = option(2000, "ARIMA/ETS: fit on at most the last N training rows", low=10)
-    plot_series: tuple[str, ...] = option((), "targets to plot (default: the first)")
-
-
-@dataclass(frozen=True)
-class ForecastConfig:
-    """Time-series forecasting: any CSV or ETT, multi-step, beside classical baselines."""
-
-    data: ForecastData = ForecastData()
-    model: ForecastModel = ForecastModel()
-    eval: ForecastEval = ForecastEval()
-    optim: OptimConfig = OptimConfig(clip_norm=1.0)
-    train: TrainConfig = TrainConfig(epochs=10, early_stopping=3)
+from .panel import ConcatWindows, Panel, panel_state, series_state
+from .predict import forecast_frame, prediction_windows, read_prediction_csv
+from .report import build_report
 
 
 class ForecastTask(Task[ForecastConfig]):
@@ -118,11 +56,15 @@ class ForecastTask(Task[ForecastConfig]):
     def load_data(self, config: ForecastConfig) -> TaskData:
         d = config.data
         prep = prepare_series(config)
+        if isinstance(prep, Panel):
+            state = {**panel_state(prep, data_state), "id_column": d.id_column}
+        else:
+            state = data_state(prep)
         return TaskData(
             train=prep.dataset("train", d.train_stride),
             val=prep.dataset("val", d.eval_stride),
             test=prep.dataset("test", d.eval_stride),
-            state=data_state(prep),
+            state=state,
             extra=prep,
         )
 
@@ -205,15 +147,30 @@ class ForecastTask(Task[ForecastConfig]):
         columns, the file must end with ``horizon`` extra rows whose known columns are filled
         and whose other columns are empty.
         """
-        series, future_known = read_prediction_csv(path, config, state)
-        return Inputs(prediction_windows(series, future_known, state))
+        if "series" not in state:
+            series, future_known = read_prediction_csv(path, config, state)
+            return Inputs(prediction_windows(series, future_known, state))
+        d = config.data
+        panel = read_panel(path, state["id_column"], state["time_column"], state["observed"],
+                           fill=d.fill, freq=state["freq"])  # fmt: skip
+        unknown = [name for name in panel if name not in state["series"]]
+        if unknown:
+            raise DataError(
+                f"{path}: series {unknown[:3]} (column {state['id_column']!r}) were not among the "
+                f"series the model was trained on; it scales each series with its own statistics"
+            )
+        windows = [prediction_windows(s, None, series_state(state, n)) for n, s in panel.items()]
+        return Inputs(ConcatWindows(windows), names=list(panel))
 
     def predict(self, model: Forecaster, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         """The forecast ahead: only the window whose whole future is unknown is run."""
         ahead = torch.isnan(batch["future"]).flatten(1).all(dim=1)  # (B,)
         known = batch.get("known")
         forecast = model(batch["past"][ahead], None if known is None else known[ahead])
-        return {"forecast": forecast, "origin_ns": batch["origin_ns"][ahead]}
+        out = {"forecast": forecast, "origin_ns": batch["origin_ns"][ahead]}
+        if "series" in batch:
+            out["series"] = batch["series"][ahead]
+        return out
 
     def write_predictions(
         self, path: Path, predictions: dict[str, Tensor], inputs: Inputs, ctx: Context
@@ -221,17 +178,49 @@ class ForecastTask(Task[ForecastConfig]):
         """A CSV of the forecast ahead: one row per step (timestamp), targets in original units."""
         if len(predictions["origin_ns"]) == 0:
             raise ValueError("forecast: the input had no window to forecast from")
-        last = int(predictions["origin_ns"].argmax())
-        forecast, origin = predictions["forecast"][last], predictions["origin_ns"][last]
-        frame = forecast_frame(forecast, origin, ctx.state, ctx.config.model.quantiles)
+        quantiles = ctx.config.model.quantiles
+        if "series" not in predictions:
+            last = int(predictions["origin_ns"].argmax())
+            forecast, origin = predictions["forecast"][last], predictions["origin_ns"][last]
+            frame = forecast_frame(forecast, origin, ctx.state, quantiles)
+        else:
+            frames = []
+            for s, name in enumerate(inputs.names):
+                rows = torch.nonzero(predictions["series"] == s).flatten()
+                last = int(rows[predictions["origin_ns"][rows].argmax()])
+                forecast, origin = predictions["forecast"][last], predictions["origin_ns"][last]
+                state = series_state(ctx.state, name)
+                one = forecast_frame(forecast, origin, state, quantiles)
+                frames.append(one.assign(**{ctx.state["id_column"]: name}))
+            frame = pd.concat(frames)
+            frame = frame[[ctx.state["id_column"], *frame.columns[:-1]]]
         frame.to_csv(path)
         return len(frame)
 
 
 # ---------------------------------------------------------------------------------- helpers
-def prepare_series(config: ForecastConfig) -> Prepared:
-    """The validated, split and scaled series (scalers fitted on the training rows)."""
+def prepare_series(config: ForecastConfig) -> Prepared | Panel:
+    """The validated, split and scaled series (scalers fitted on the training rows); with
+    ``data.id_column``, every series of the file, each on its own (a :class:`Panel`)."""
     d = config.data
+    options = dict(
+        mode=d.mode,
+        covariates=d.covariates,
+        known=d.known,
+        calendar=d.calendar,
+        lookback=d.lookback,
+        horizon=d.horizon,
+        val=_share(d.val),
+        test=_share(d.test),
+        scaler=d.scaler,
+    )
+    if d.id_column:
+        if d.ett or not d.csv:
+            raise ConfigError("data.id_column reads a long-format CSV: give --data.csv FILE")
+        if d.known:
+            raise ConfigError("data.known (CSV known-future columns) needs a single series")
+        panel = read_panel(d.csv, d.id_column, d.time_column, fill=d.fill, freq=d.freq or None)
+        return Panel({name: prepare(s, targets=d.target, **options) for name, s in panel.items()})
     series = load_series(
         csv=d.csv or None,
         ett_name=d.ett or None,
@@ -242,25 +231,13 @@ def prepare_series(config: ForecastConfig) -> Prepared:
     )
     split = ett.informer_split(d.ett) if d.ett else None
     targets = d.target or ((ett.TARGET,) if d.ett and d.mode != "M" else ())
-    return prepare(
-        series,
-        mode=d.mode,
-        targets=targets,
-        covariates=d.covariates,
-        known=d.known,
-        calendar=d.calendar,
-        lookback=d.lookback,
-        horizon=d.horizon,
-        split=split,
-        val=_share(d.val),
-        test=_share(d.test),
-        scaler=d.scaler,
-    )
+    return prepare(series, targets=targets, split=split, **options)
 
 
 def _of_test_split(ctx: Context) -> bool:
-    """True when the outputs are the test windows of the prepared series (not a user's file)."""
-    return ctx.split == "test" and ctx.data is not None and ctx.data.extra is not None
+    """True when the outputs are the test windows of one prepared series (not a user's file,
+    not a panel: the baselines' report is per series)."""
+    return ctx.split == "test" and ctx.data is not None and isinstance(ctx.data.extra, Prepared)
 
 
 def test_report(outputs: dict[str, Tensor], ctx: Context, plot_dir: Path | None = None) -> dict:
@@ -320,105 +297,6 @@ def summary(report: dict) -> dict[str, Any]:
         if key in report:
             out[key] = report[key]
     return out
-
-
-def read_prediction_csv(
-    path: Path, config: ForecastConfig, state: Mapping[str, Any]
-) -> tuple[TimeSeries, pd.DataFrame | None]:
-    """The observed history of a prediction input, and the future rows of known columns."""
-    known, H = state["known"], state["horizon"]
-    frame, lines = read_frame(path, state["time_column"], state["observed"] + known)
-    future = None
-    if known:
-        tail = frame.iloc[-H:]
-        if len(frame) <= H or tail[state["observed"]].notna().any().any():
-            raise ValueError(
-                f"{path}: with known-future columns {known}, the file must end with {H} rows "
-                f"whose known columns are filled and whose other columns are empty"
-            )
-        missing = np.flatnonzero(tail[known].isna().any(axis=1).to_numpy())
-        if len(missing):
-            raise ValueError(
-                f"{path}: known-future columns {known} are empty in the forecast row at line "
-                f"{len(frame) - H + missing[0] + 2}"
-            )
-        frame, future, lines = frame.iloc[:-H], tail[known], lines[:-H]
-    hint = (
-        f"the run was trained with data.fill {config.data.fill!r}: complete the file, or train "
-        f"with --data.fill ffill or interpolate"
-    )
-    series = from_frame(
-        frame, freq=state["freq"], fill=config.data.fill, source=str(path), lines=lines, hint=hint
-    )
-    return series, future
-
-
-def prediction_windows(
-    series: TimeSeries, future_known: pd.DataFrame | None, state: Mapping[str, Any]
-) -> WindowDataset:
-    """All windows of ``series`` scaled with the saved scalers, ending with the one whose past
-    is the last ``lookback`` rows (its future is unknown: NaN). Batches carry ``origin_ns``."""
-    L, H, freq = state["lookback"], state["horizon"], state["freq"]
-    if len(series) < L:
-        raise ValueError(f"{series.source} has {len(series)} rows; the model needs lookback = {L}")
-    obs = scaler_from_state(state["scaler"]).transform(series.values(state["observed"]))
-    future_index = pd.date_range(series.index[-1], periods=H + 1, freq=freq)[1:]
-    index = series.index.append(future_index)  # (T + H,)
-    obs = np.concatenate([obs, np.full((H, obs.shape[1]), np.nan)])  # future unknown
-    known = None
-    if state["n_known"]:
-        csv_known = None
-        if state["known"]:
-            future = future_known.set_axis(future_index)
-            csv_known = pd.concat([series.frame[state["known"]], future])
-        frame = known_features(index, freq, csv_known, state["calendar"])
-        known = scaler_from_state(state["known_scaler"]).transform(frame.to_numpy())
-    inputs = obs if known is None else np.concatenate([obs, known], axis=1)
-    times_ns = index.as_unit("ns").asi8
-    return _WithOrigins(WindowDataset(inputs, obs, L, H, 1, known, source=series.source), times_ns)
-
-
-class _WithOrigins:
-    """Batches of a :class:`WindowDataset` plus ``origin_ns``: the last observed timestamp."""
-
-    def __init__(self, windows: WindowDataset, times_ns: np.ndarray) -> None:
-        self.windows = windows
-        self.times_ns = torch.as_tensor(times_ns)
-
-    def __len__(self) -> int:
-        return len(self.windows)
-
-    def __getitem__(self, index) -> dict[str, Tensor]:
-        batch = self.windows[index]
-        batch["origin_ns"] = self.times_ns[batch["start"] + self.windows.lookback - 1]
-        return batch
-
-
-def forecast_frame(
-    forecast: Tensor, origin_ns: Tensor, state: Mapping[str, Any], quantiles: tuple[float, ...] = ()
-) -> pd.DataFrame:
-    """(H, C_out[, Q]) scaled forecast -> frame on the future timestamps, original units.
-
-    Columns: one per target, plus ``<target>_q<level>`` per quantile.
-    """
-    H = state["horizon"]
-    origin = pd.Timestamp(int(origin_ns))
-    index = pd.date_range(origin, periods=H + 1, freq=state["freq"])[1:]
-    index.name = state["time_column"]
-    scaler = scaler_from_state(state["scaler"])
-    targets = state["targets"]
-    channels = list(range(len(targets)))
-    y = forecast.double().numpy()
-    columns: dict[str, np.ndarray] = {}
-    point = y[..., quantiles.index(0.5)] if quantiles else y
-    point = scaler.inverse_transform(point, channels)
-    for c, name in enumerate(targets):
-        columns[name] = point[:, c]
-    for j, q in enumerate(quantiles):
-        level = scaler.inverse_transform(y[..., j], channels)
-        for c, name in enumerate(targets):
-            columns[f"{name}_q{q:g}"] = level[:, c]
-    return pd.DataFrame(columns, index=index)
 
 
 TASK = ForecastTask()
