@@ -426,10 +426,16 @@ def _coerce(value: Any, t: Any, key: str, source: str | None) -> Any:
 
 
 def _where(key: str, source: str | None) -> str:
-    """How an error names a value: ``--optim.lr``, ``my.yaml:3: optim.lr`` or ``optim.lr``."""
-    if source is None or source == f"--{key}":
+    """How an error names a value: ``--optim.lr``, ``my.yaml:3: optim.lr``, ``optim.lr``, or
+    ``optim__lr`` (a Python keyword argument)."""
+    if source is None or source in (f"--{key}", python_name(key)):
         return source or key
     return f"{source}: {key}"
+
+
+def python_name(key: str) -> str:
+    """A dotted key as a Python keyword argument: ``optim.lr`` -> ``optim__lr``."""
+    return key.replace(".", "__")
 
 
 def _check_range(value: Any, f: dataclasses.Field, key: str, source: str | None) -> None:

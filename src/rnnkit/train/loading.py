@@ -16,6 +16,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from rnnkit.data.sampling import bucketed_order, shuffled_order
+
 from .tbptt import is_stream, split_time
 
 
@@ -28,10 +30,19 @@ class TrainBatches:
         batch_size: the global batch size; each process takes ``batch_size // world``.
         seed: with the epoch, fixes the shuffling.
         tbptt: chunk length for truncated BPTT (0: whole batches).
+        bucketing: batches drawn from buckets of this many batches sorted by ``lengths``
+            (:func:`rnnkit.data.sampling.bucketed_order`); 0 shuffles plainly.
     """
 
     def __init__(
-        self, source: Any, batch_size: int, seed: int, rank: int = 0, world: int = 1, tbptt: int = 0
+        self,
+        source: Any,
+        batch_size: int,
+        seed: int,
+        rank: int = 0,
+        world: int = 1,
+        tbptt: int = 0,
+        bucketing: int = 0,
     ) -> None:
         if batch_size % world:
             raise ValueError(
@@ -42,6 +53,7 @@ class TrainBatches:
         self.source = source.shard(rank, world) if self.stream and world > 1 else source
         self.batch_size = batch_size // world
         self.seed, self.rank, self.world, self.tbptt = seed, rank, world, tbptt
+        self.bucketing = bucketing
         self.epoch = 0
         self.time_keys = tuple(getattr(source, "time_keys", ("x",)))
         if not self.stream:
@@ -80,7 +92,15 @@ class TrainBatches:
 
     def _indices(self) -> Tensor:
         g = torch.Generator().manual_seed(derive_seed(self.seed, self.epoch))
-        order = torch.randperm(len(self.source), generator=g)
+        lengths = getattr(self.source, "tensors", {}).get("lengths")
+        if self.bucketing and lengths is not None:
+            order = bucketed_order(lengths, self.batch_size, g, self.bucketing)
+            if self.world == 1:
+                return order
+            # whole batches, the same number for every process (a few items wait an epoch)
+            batches = order.split(self.batch_size)[self.rank :: self.world]
+            return torch.cat(batches[: self.per_rank // self.batch_size])
+        order = shuffled_order(len(self.source), g)
         return order[self.rank * self.per_rank : (self.rank + 1) * self.per_rank]
 
 

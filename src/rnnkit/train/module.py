@@ -85,7 +85,13 @@ class EngineModule(L.LightningModule):
             self.run.create()
         t = self.config.train
         self.train_batches = TrainBatches(
-            self.data.train, t.batch_size, t.seed, trainer.global_rank, trainer.world_size, t.tbptt
+            self.data.train,
+            t.batch_size,
+            t.seed,
+            trainer.global_rank,
+            trainer.world_size,
+            t.tbptt,
+            t.bucketing,
         )
 
     def train_dataloader(self) -> TrainBatches:

@@ -74,6 +74,12 @@ class TrainConfig(Section):
         0, "stop after this many epochs without improvement (0: off)", low=0
     )
     tbptt: int = option(0, "truncated BPTT chunk length in steps (0: full BPTT)", low=0)
+    bucketing: int = option(
+        0,
+        "batch sequences of similar lengths: buckets of this many batches sorted by length, "
+        "batch order shuffled (0: off; needs sequences with lengths)",
+        low=0,
+    )
     accelerator: Literal["auto", "cpu", "gpu"] = option("auto", "device kind")
     devices: int = option(1, "processes (CPU) or GPUs per machine; > 1 trains data-parallel", low=1)
     num_nodes: int = option(1, "machines taking part (launch with torchrun)", low=1)

@@ -157,6 +157,25 @@ class Detector:
         scores[L - 1 :] = out.double().numpy()
         return scores
 
+    @torch.no_grad()
+    def window_scores(self, windows: np.ndarray) -> np.ndarray:
+        """Unsmoothed score of the last record of each of N windows (N, R, C) of raw records,
+        each scored from its own records only (R at least :attr:`context`): (N,)."""
+        windows = np.asarray(windows, dtype=np.float64)
+        if windows.ndim != 3 or windows.shape[1] < self.context:
+            raise ValueError(
+                f"windows must be (N, R >= {self.context}, {len(self.columns)}), got shape "
+                f"{windows.shape}"
+            )
+        if self.method != "autoencoder":
+            return np.array([self.raw_scores(w)[-1] for w in windows])
+        L = self.config.model.window
+        x = self.scaler.transform(windows[:, -L:]).astype(np.float32)  # (N, L, C)
+        if self.config.model.center_mode == "mean":
+            x = x - x.mean(axis=1, keepdims=True)
+        x = torch.from_numpy(x)
+        return reconstruction_errors(self.network(x), x).double().numpy()
+
     def score(self, values: np.ndarray) -> np.ndarray:
         """Smoothed scores (T,) of raw records (T, C) (EWMA span ``detect.smoothing``)."""
         return smooth(self.raw_scores(values), self.config.detect.smoothing)
