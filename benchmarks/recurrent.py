@@ -1,13 +1,17 @@
 """Speed of rnnkit's recurrent layers against torch.nn, as ratios measured in one run.
 
-For each shape and cell family (LSTM, GRU) it times a training step (forward + backward of a sum
-loss) and an inference step (forward under no_grad) of:
+For each shape and cell family (LSTM, GRU, RNN) it times a training step (forward + backward of
+a sum loss) and an inference step (forward under no_grad) of:
 
 * ``torch.nn.LSTM/GRU`` — the baseline every ratio is relative to;
-* ``rnnkit.nn`` fused (``fused="auto"``: torch's kernels), cells (``fused=False``) and
-  ``layer_norm=True`` (always cells);
+* ``rnnkit.nn`` with defaults (``fused="auto"``: the path :mod:`rnnkit.nn.dispatch` picks — on
+  CPU torch's kernel for the LSTM, rnnkit's compiled loop for the GRU and RNN), rnnkit's scan
+  (``fused=False``) and ``layer_norm=True`` (always rnnkit's scan);
 * the NumPy reference (``rnnkit.reference``: forward + hand-written BPTT), timed in its own phase
   beside a fresh torch baseline, because NumPy and torch threads slow each other when interleaved.
+
+Then the minimal RNNs: a training step of ``rnnkit.nn.MinGRU`` and ``MinLSTM`` (parallel scan)
+against ``torch.nn.GRU`` of the same width over T = 64...4096 (batch 32, input 64, hidden 128).
 
 Implementations are timed alternating, block by block, in an order rotated every round; times
 are medians, and each ratio is the median over rounds of the ratio within a round (the machine's
@@ -40,7 +44,9 @@ SHAPES = [  # (batch, seq, input, hidden, layers)
     (64, 28, 28, 128, 1),
     (64, 28, 28, 128, 2),
     (32, 100, 64, 256, 1),
+    (32, 512, 64, 128, 1),
 ]
+MINIMAL_LENGTHS = [64, 256, 512, 1024, 2048, 4096]
 
 
 def timed_rounds(
@@ -96,8 +102,8 @@ def numpy_step(layer, x: np.ndarray, train: bool) -> Callable[[], None]:
 def bench_shape(family: str, shape: tuple, repeats: int, inner: int) -> dict[str, dict]:
     """Per mode: median seconds of every implementation and its paired ratio to torch.nn."""
     batch, seq, inputs, hidden, layers = shape
-    torch_cls = {"LSTM": torch.nn.LSTM, "GRU": torch.nn.GRU}[family]
-    ours_cls = {"LSTM": rnn.LSTM, "GRU": rnn.GRU}[family]
+    torch_cls = getattr(torch.nn, family)
+    ours_cls = getattr(rnn, family)
     args = (inputs, hidden, layers)
     modules = {
         "torch.nn": torch_cls(*args, batch_first=True),
@@ -131,6 +137,23 @@ def bench_shape(family: str, shape: tuple, repeats: int, inner: int) -> dict[str
     return result
 
 
+def bench_minimal(seq: int, repeats: int) -> dict[str, dict]:
+    """Training step of MinGRU and MinLSTM against torch.nn.GRU at (32, seq, 64, 128)."""
+    x = torch.randn(32, seq, 64)
+    modules = {
+        "torch.nn.GRU": torch.nn.GRU(64, 128, batch_first=True),
+        "MinGRU": rnn.MinGRU(64, 128, batch_first=True),
+        "MinLSTM": rnn.MinLSTM(64, 128, batch_first=True),
+    }
+    inner = 3 if seq <= 512 else 1
+    samples = timed_rounds({n: torch_step(m, x, True) for n, m in modules.items()}, repeats, inner)
+    base = samples["torch.nn.GRU"]
+    return {
+        "seconds": {name: statistics.median(s) for name, s in samples.items()},
+        "speedup": {name: 1 / paired_ratio(s, base) for name, s in samples.items()},
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats (smoke test)")
@@ -150,6 +173,8 @@ def main() -> None:
     repeats, inner = (3, 1) if args.quick else (args.repeats, 3)
 
     rows = []
+    load_at_start = os.getloadavg()
+    print(f"load average at start: {' '.join(f'{v:.2f}' for v in load_at_start)}")
     print(
         f"torch {torch.__version__}, {args.threads} threads, float32, "
         f"{'freed memory kept' if kept else 'glibc malloc defaults'}; times are medians, "
@@ -158,7 +183,7 @@ def main() -> None:
     header = f"{'family':6} {'B,T,I,H,layers':18} {'mode':5} {'torch.nn':>9}"
     names = ["fused", "cells", "layer_norm", "numpy"]
     print(header + "".join(f" {n:>16}" for n in names))
-    for family in ("LSTM", "GRU"):
+    for family in ("LSTM", "GRU", "RNN"):
         for shape in SHAPES:
             result = bench_shape(family, shape, repeats, inner)
             for mode, measured in result.items():
@@ -178,6 +203,17 @@ def main() -> None:
                 print(
                     f"{family:6} {','.join(map(str, shape)):18} {mode:5} {base * 1e3:7.1f}ms{cells}"
                 )
+    print("\nminimal RNNs, training step, batch 32, input 64, hidden 128: speed-up over nn.GRU")
+    print(f"{'T':>5} {'torch.nn.GRU':>12} {'MinGRU':>16} {'MinLSTM':>16}")
+    minimal = []
+    for seq in MINIMAL_LENGTHS:
+        measured = bench_minimal(seq, max(3, repeats // 2) if seq > 512 else repeats)
+        minimal.append({"seq": seq, **measured})
+        t, up = measured["seconds"], measured["speedup"]
+        print(
+            f"{seq:5} {t['torch.nn.GRU'] * 1e3:10.1f}ms"
+            + "".join(f" {t[n] * 1e3:7.1f}ms {up[n]:5.1f}x" for n in ("MinGRU", "MinLSTM"))
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
         json.dumps(
@@ -187,7 +223,9 @@ def main() -> None:
                 "keep_freed_memory": kept,
                 "machine": platform.machine(),
                 "processor": platform.processor(),
+                "load_average_at_start": load_at_start,
                 "rows": rows,
+                "minimal": minimal,
             },
             indent=2,
         )

@@ -158,4 +158,4 @@ def test_layers_that_cannot_export_are_named(tmp_path):
                    "--model.layer_norm", "true", "--epochs", "1", "--out", out, "-q")  # fmt: skip
     assert done.returncode == 0, done.stderr
     failed = run_cli("export", "--run", out)
-    assert failed.returncode == 2 and "layer_norm or recurrent_dropout" in failed.stderr
+    assert failed.returncode == 2 and "layer_norm, recurrent_dropout" in failed.stderr

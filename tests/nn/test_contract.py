@@ -83,6 +83,54 @@ TABLE = {
     ),
     "GRUCell-layernorm": (lambda: rnn.GRUCell(I, H, layer_norm=True), None, (N, I), None, [(N, H)]),
     "RNNCell": (lambda: rnn.RNNCell(I, H), lambda: torch.nn.RNNCell(I, H), (N, I), None, [(N, H)]),
+    # convolutional cells over 1-, 2- and 3-D frames (C_in 2, C_h 3; frames of size 5, 5x4, 3x4x2)
+    "ConvLSTM-1d-bi": (
+        lambda: rnn.ConvLSTM(2, 3, 3, dims=1, bidirectional=True),
+        None,
+        (L, N, 2, 5),
+        (L, N, 6, 5),
+        [(2, N, 3, 5), (2, N, 3, 5)],
+    ),
+    "ConvLSTM-2d-2x-peephole-bf": (
+        lambda: rnn.ConvLSTM(2, 3, 3, 2, num_layers=2, peephole=True, batch_first=True),
+        None,
+        (N, L, 2, 5, 4),
+        (N, L, 3, 5, 4),
+        [(2, N, 3, 5, 4), (2, N, 3, 5, 4)],
+    ),
+    "ConvLSTM-3d-groupnorm": (
+        lambda: rnn.ConvLSTM(2, 4, 3, dims=3, norm="group", norm_groups=2),
+        None,
+        (L, N, 2, 3, 4, 2),
+        (L, N, 4, 3, 4, 2),
+        [(1, N, 4, 3, 4, 2), (1, N, 4, 3, 4, 2)],
+    ),
+    "ConvGRU-2d": (lambda: rnn.ConvGRU(2, 3, 3), None, (L, N, 2, 5, 4), (L, N, 3, 5, 4),
+                   [(1, N, 3, 5, 4)]),
+    "ConvLSTMCell-2d": (lambda: rnn.ConvLSTMCell(2, 3, 3), None, (N, 2, 5, 4), None,
+                        [(N, 3, 5, 4), (N, 3, 5, 4)]),
+    "ConvGRUCell-1d": (lambda: rnn.ConvGRUCell(2, 3, 3, dims=1), None, (N, 2, 5), None,
+                       [(N, 3, 5)]),
+    # minimal RNNs: gates from the input alone (scan over time; fused=False steps the cells)
+    "MinGRU-2x-bi": (lambda: rnn.MinGRU(I, H, 2, bidirectional=True), None, (L, N, I),
+                     (L, N, 2 * H), [(4, N, H)]),
+    "MinLSTM-bf-steps": (lambda: rnn.MinLSTM(I, H, batch_first=True, fused=False), None,
+                         (N, L, I), (N, L, H), [(1, N, H)]),
+    "MinGRUCell": (lambda: rnn.MinGRUCell(I, H), None, (N, I), None, [(N, H)]),
+}  # fmt: skip
+# no torch twin: G gates, C_h channels, kernel k^d -> G*C_h*(C_in + C_h)*k^d weights, 2*G*C_h
+# biases; peepholes 3*C_h per layer; group norm G*C_h gains twice and 2*C_h on c. Minimal cells:
+# G*H*(H_in + 1) per layer and direction.
+OWN_COUNTS = {
+    "ConvLSTM-1d-bi": 2 * (12 * 5 * 3 + 24),
+    "ConvLSTM-2d-2x-peephole-bf": (12 * 5 * 9 + 24 + 9) + (12 * 6 * 9 + 24 + 9),
+    "ConvLSTM-3d-groupnorm": 16 * 6 * 27 + 32 + 2 * 16 + 2 * 4,
+    "ConvGRU-2d": 9 * 5 * 9 + 18,
+    "ConvLSTMCell-2d": 12 * 5 * 9 + 24,
+    "ConvGRUCell-1d": 9 * 5 * 3 + 18,
+    "MinGRU-2x-bi": 2 * (2 * H * (I + 1)) + 2 * (2 * H * (2 * H + 1)),
+    "MinLSTM-bf-steps": 3 * H * (I + 1),
+    "MinGRUCell": 2 * H * (I + 1),
 }
 # a layer with layer_norm has LN gains (and an LN bias on c) beyond torch's parameters
 EXTRA_LN = {
@@ -124,6 +172,8 @@ def test_module_contract(name, device, tmp_path):
         assert count == sum(p.numel() for p in twin.parameters())
         twin.load_state_dict(module.state_dict())  # ours -> torch, no conversion
         module.load_state_dict(twin.state_dict())  # torch -> ours
+    elif name in OWN_COUNTS:
+        assert count == OWN_COUNTS[name]
     else:
         assert count == sum(p.numel() for p in make_torch_like(name).parameters()) + EXTRA_LN[name]
 

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def use_kernels(monkeypatch, on: bool) -> None:
-    kernels.lstm_kernels.cache_clear()
+    kernels.compiled.cache_clear()
     monkeypatch.setenv("RNNKIT_KERNELS", "1" if on else "0")
 
 
@@ -64,12 +64,12 @@ def case(dtype, layer_norm, proj, bidirectional, with_lengths, dropout):
 def without_and_with_kernels(monkeypatch, run) -> tuple:
     """``run()`` with the torch-op loops, then with the compiled ones."""
     use_kernels(monkeypatch, False)
-    assert kernels.lstm_kernels() is None
+    assert kernels.compiled() is None
     expected = run()
     use_kernels(monkeypatch, True)
-    assert kernels.lstm_kernels() is not None, "the kernels did not build"
+    assert kernels.compiled() is not None, "the kernels did not build"
     got = run()
-    kernels.lstm_kernels.cache_clear()
+    kernels.compiled.cache_clear()
     return expected, got
 
 
@@ -113,7 +113,7 @@ def test_state_gradients_through_expanded_grads(monkeypatch):
         _, (h, c) = module(x)
         (h.sum() + c.sum()).backward()
         grads.append([p.grad.clone() for p in module.parameters()])
-    kernels.lstm_kernels.cache_clear()
+    kernels.compiled.cache_clear()
     for a, b in zip(*grads):
         assert torch.allclose(a, b, rtol=0, atol=1e-12)
 
@@ -132,8 +132,69 @@ def test_is_built_finds_the_cached_build(monkeypatch, tmp_path):
     """What decides the "compiling ... once" notice: a build under this name in torch's
     extensions folder."""
     use_kernels(monkeypatch, True)
-    assert kernels.lstm_kernels() is not None, "the kernels did not build"
-    name = kernels.build_name(kernels._cpu_flags(), kernels.SOURCE.read_text(encoding="utf-8"))
+    assert kernels.compiled() is not None, "the kernels did not build"
+    name = kernels.build_name(kernels._cpu_flags(), kernels.source_text())
     assert kernels._is_built(name)
     monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
     assert not kernels._is_built(name)
+
+
+# GRU and vanilla RNN (tanh and relu): the same crossing, without the projection.
+H_CASES = list(itertools.product([False, True], [False, True], [False, True], [0.0, 0.3]))
+H_KINDS = ["gru", "rnn_tanh", "rnn_relu"]
+
+
+def h_case(kind, dtype, layer_norm, bidirectional, with_lengths, dropout):
+    """A 2-layer unfused GRU or RNN with these options, a batch (4, 7, 5) and its lengths."""
+    torch.manual_seed(0)
+    options = dict(
+        num_layers=2,
+        batch_first=True,
+        fused=False,
+        layer_norm=layer_norm,
+        bidirectional=bidirectional,
+        recurrent_dropout=dropout,
+    )
+    if kind == "gru":
+        module = rnn.GRU(5, 12, **options)
+    else:
+        module = rnn.RNN(5, 12, nonlinearity=kind.removeprefix("rnn_"), **options)
+    x = torch.randn(4, 7, 5, dtype=dtype)
+    return module.to(dtype), x, torch.tensor([7, 3, 5, 1]) if with_lengths else None
+
+
+def h_outputs_and_grads(module, x, lengths) -> list[torch.Tensor]:
+    module.zero_grad(set_to_none=True)
+    x = x.clone().requires_grad_(True)
+    torch.manual_seed(1)
+    out, h = module(x, lengths=lengths)
+    (out.pow(2).sum() + 0.3 * h.sum() + 0.7 * h.pow(2).sum()).backward()
+    return [out, h, x.grad, *(p.grad for p in module.parameters())]
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-10), (torch.float32, 1e-3)])
+@pytest.mark.parametrize("options", H_CASES)
+@pytest.mark.parametrize("kind", H_KINDS)
+def test_gru_rnn_kernels_match_torch_ops(monkeypatch, kind, dtype, tol, options):
+    module, x, lengths = h_case(kind, dtype, *options)
+    expected, got = without_and_with_kernels(
+        monkeypatch, lambda: h_outputs_and_grads(module, x, lengths)
+    )
+    for g, e in zip(got, expected, strict=True):
+        err = ((g - e).abs().max() / (1 + e.abs().max())).item()
+        assert err < tol, err
+
+
+@pytest.mark.parametrize("options", H_CASES)
+@pytest.mark.parametrize("kind", H_KINDS)
+def test_gru_rnn_inference_kernels_match_torch_ops(monkeypatch, kind, options):
+    module, x, lengths = h_case(kind, torch.float64, *options)
+
+    @torch.no_grad()
+    def run():
+        torch.manual_seed(1)
+        return module(x, lengths=lengths)
+
+    expected, got = without_and_with_kernels(monkeypatch, run)
+    for g, e in zip(got, expected, strict=True):
+        torch.testing.assert_close(g, e, rtol=1e-10, atol=1e-10)

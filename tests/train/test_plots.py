@@ -3,6 +3,8 @@ runs on the series' timestamps with labelled bands."""
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pandas as pd
 
@@ -21,6 +23,17 @@ def test_loss_plot_numbers_epochs_from_zero_and_marks_the_best():
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [
         "train", "validation", "best epoch (2)"
     ]  # fmt: skip
+
+
+def test_loss_plot_of_a_diverged_run_draws_on_a_linear_scale():
+    """A run whose losses are all inf/NaN (training without clipping that overflowed) still
+    gets its figure: matplotlib refuses a log scale with no positive finite value."""
+    rows = [{"epoch": e, "train_loss": float("nan"), "val_loss": float("inf")} for e in range(3)]
+    fig = loss_figure(rows, "diverged")
+    fig.savefig(io.BytesIO(), format="png")
+    assert fig.axes[0].get_yscale() == "linear"
+    finite = loss_figure([{"epoch": 0, "train_loss": 0.5}, {"epoch": 1, "train_loss": 0.2}])
+    assert finite.axes[0].get_yscale() == "log"
 
 
 def test_detection_plot_uses_timestamps_and_labels_its_bands():

@@ -99,9 +99,10 @@ def _check_exportable(model: nn.Module) -> None:
     for name, module in model.named_modules():
         if isinstance(module, Recurrent) and not getattr(module, "uses_fused", False):
             raise ConfigError(
-                f"{name or 'the model'}: a recurrent layer with layer_norm or recurrent_dropout "
-                f"runs rnnkit's own scan, which ONNX and TorchScript cannot export; train without "
-                f"those options to export"
+                f"{name or 'the model'}: {type(module).__name__} with these options runs only "
+                f"rnnkit's own scan (layer_norm, recurrent_dropout, minGRU/minLSTM), which ONNX "
+                f"and TorchScript cannot export; train an RNN, LSTM or GRU without layer_norm "
+                f"and recurrent_dropout to export"
             )
 
 

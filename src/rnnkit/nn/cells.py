@@ -53,6 +53,8 @@ class RecurrentCell(nn.Module):
     hidden_size: int
     state_sizes: tuple[int, ...]
     recurrent_dropout: float = 0.0
+    #: spatial axes after the feature axis of inputs and states (0; 1-3 for convolutional cells)
+    spatial_dims: int = 0
 
     @property
     def output_size(self) -> int:

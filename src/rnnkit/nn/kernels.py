@@ -1,13 +1,15 @@
-"""Compiled LSTM time loops (``lstm_kernels.cpp``), built on first use.
+"""Compiled time loops (``csrc/*.cpp``), built on first use.
 
-The LSTM scan (:mod:`rnnkit.nn.scan`) hands its whole forward and backward time loops to C++:
-the per-step matrix products go through ATen, and each step's element-wise work — gates, cell,
-layer norms, and their backward — is one pass per batch row instead of a dozen small torch ops
-(see ``docs/speed.md`` for the measurements). :func:`lstm_kernels` compiles the source with
-``torch.utils.cpp_extension`` the first time it is needed (30-60 s, announced on stderr; cached
-afterwards under ``TORCH_EXTENSIONS_DIR``, by default ``~/.cache/torch_extensions``, once per
-processor type and source) and returns the module, or None — then the scan runs the same loops
-in torch ops — when there is no C++ compiler, the build fails, or ``RNNKIT_KERNELS=0``.
+The scans of :mod:`rnnkit.nn.scan` hand their whole forward and backward time loops to C++: the
+per-step matrix products go through ATen, and each step's element-wise work — gates, cell, layer
+norms, and their backward — is one pass per batch row instead of a dozen small torch ops (see
+``docs/speed.md`` for the measurements); the minimal RNNs' linear recurrence
+(:mod:`rnnkit.nn.minimal`) is one vectorised pass over time. :func:`compiled` builds the sources
+as one extension with ``torch.utils.cpp_extension`` the first time it is needed (30-90 s,
+announced on stderr; cached afterwards under ``TORCH_EXTENSIONS_DIR``, by default
+``~/.cache/torch_extensions``, once per processor type and source) and returns the module, or
+None — then the same loops run in torch ops — when there is no C++ compiler, the build fails,
+or ``RNNKIT_KERNELS=0``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,14 @@ from types import ModuleType
 
 import torch
 
-SOURCE = Path(__file__).with_name("lstm_kernels.cpp")
+CSRC = Path(__file__).with_name("csrc")
+SOURCES = [CSRC / f"{name}.cpp" for name in ("bindings", "lstm", "gru", "rnn", "linear_scan")]
+HEADERS = [CSRC / "common.h"]
+
+
+def source_text() -> str:
+    """Every source and header, concatenated: what a build is named after."""
+    return "".join(path.read_text(encoding="utf-8") for path in SOURCES + HEADERS)
 
 
 def usable(x: torch.Tensor) -> bool:
@@ -31,7 +40,7 @@ def usable(x: torch.Tensor) -> bool:
     return (
         x.device.type == "cpu"
         and x.dtype in (torch.float32, torch.float64)
-        and lstm_kernels() is not None
+        and compiled() is not None
     )
 
 
@@ -45,7 +54,7 @@ def build_name(cpu_flags: str, source: str) -> str:
     one per source means a cached build under this name is always the current one.
     """
     key = f"{platform.machine()} {cpu_flags}\n{source}"
-    return f"rnnkit_lstm_kernels_{hashlib.sha256(key.encode()).hexdigest()[:10]}"
+    return f"rnnkit_kernels_{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 
 
 def _is_built(name: str) -> bool:
@@ -71,9 +80,9 @@ def _cpu_flags() -> str:
 
 
 @functools.cache
-def lstm_kernels() -> ModuleType | None:
-    """The compiled module (``scan_forward``, ``scan_backward``), or None where it cannot be
-    had."""
+def compiled() -> ModuleType | None:
+    """The compiled module (``lstm_forward``, ``linear_scan_forward``, ... one per loop and
+    direction), or None where it cannot be had."""
     if os.environ.get("RNNKIT_KERNELS", "1") == "0":
         return None
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
@@ -81,17 +90,17 @@ def lstm_kernels() -> ModuleType | None:
     try:
         from torch.utils.cpp_extension import load
 
-        name = build_name(_cpu_flags(), SOURCE.read_text(encoding="utf-8"))
+        name = build_name(_cpu_flags(), source_text())
         if not _is_built(name):
             print(
-                "rnnkit: compiling the LSTM kernels for this processor, once (30-60 s; "
+                "rnnkit: compiling the recurrent kernels for this processor, once (30-90 s; "
                 "RNNKIT_KERNELS=0 runs without them)",
                 file=sys.stderr,
                 flush=True,
             )
         return load(
             name=name,
-            sources=[str(SOURCE)],
+            sources=[str(path) for path in SOURCES],
             # -ffast-math lets GCC call libmvec's vector exp/tanh from the `omp simd` loops
             extra_cflags=["-O3", "-march=native", "-ffast-math", "-fopenmp"],
             extra_ldflags=["-lmvec", "-fopenmp"],
@@ -99,9 +108,9 @@ def lstm_kernels() -> ModuleType | None:
         )
     except Exception as error:  # no compiler, no ninja, a failed build: the torch-op scan works
         warnings.warn(
-            f"rnnkit: the compiled LSTM kernels are unavailable ({type(error).__name__}: "
+            f"rnnkit: the compiled recurrent kernels are unavailable ({type(error).__name__}: "
             f"{str(error).strip().splitlines()[-1] if str(error).strip() else ''}); "
-            "unfused LSTMs use the slower torch-op scan",
+            "rnnkit's own time loops run in slower torch ops",
             RuntimeWarning,
             stacklevel=2,
         )

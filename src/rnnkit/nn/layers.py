@@ -1,10 +1,13 @@
-"""``RNN``, ``LSTM``, ``GRU``: :class:`Recurrent` over the built-in cells, plus fused dispatch.
+"""``RNN``, ``LSTM``, ``GRU``, ``MinGRU``, ``MinLSTM``: :class:`Recurrent` over the built-in cells.
 
-``fused="auto"`` (the default) runs torch's fused kernels — the same ones ``torch.nn.LSTM/GRU/RNN``
-call (oneDNN on CPU, cuDNN on CUDA) — whenever the options allow, and our cells otherwise
-(``layer_norm``, ``recurrent_dropout``). ``fused=True`` insists and raises naming the option that
-prevents it; ``fused=False`` always runs the cells (useful to check one path against the other).
-``repr`` says which path a layer takes.
+``fused="auto"`` (the default) takes the faster of torch's fused kernels — the ones
+``torch.nn.LSTM/GRU/RNN`` call (oneDNN on CPU for the LSTM, cuDNN on CUDA) — and rnnkit's scans
+(compiled C++ time loops on CPU), by the measured rules of :mod:`rnnkit.nn.dispatch`: on CPU the
+GRU and RNN run rnnkit's loops, the LSTM torch's kernel. Options torch's kernels lack
+(``layer_norm``, ``recurrent_dropout``) always run rnnkit's. ``fused=True`` insists on torch's
+kernel and raises naming the option that prevents it; ``fused=False`` always runs rnnkit's path
+(useful to check one against the other). ``repr`` says which path a layer takes. While
+:meth:`~rnnkit.nn.Recurrent.recording`, every layer steps its cells.
 
 Constructor arguments, ``forward`` and state-dict names are torch's; ``forward`` also takes
 ``lengths`` (see :class:`Recurrent`).
@@ -14,11 +17,12 @@ from __future__ import annotations
 
 from functools import partial
 
-import torch
 from torch import _VF, Tensor
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
+from . import dispatch
 from .cells import GRUCell, LSTMCell, RNNCell, State
+from .minimal import MinGRUCell, MinLSTMCell
 from .recurrent import Recurrent, cell_parameters
 
 
@@ -53,16 +57,20 @@ class _FusableRecurrent(Recurrent):
         self.uses_fused = fused is not False and not any(blockers.values())
 
     def extra_repr(self) -> str:
-        path = (
-            "torch fused kernel (one step of one sequence on CPU: rnnkit cells)"
-            if self.uses_fused
-            else "rnnkit cells"
-        )
+        if not self.uses_fused:
+            path = "rnnkit cells"
+        elif self.fused is True:
+            path = "torch fused kernel"
+        else:
+            path = dispatch.describe(self._kernel)
         return f"{super().extra_repr()}, fused={self.fused!r} -> {path}"
 
     def _scan(self, x: Tensor, hx: State, lengths: Tensor | None) -> tuple[Tensor, State]:
-        if not self.uses_fused or _one_step_on_cpu(x):
-            return super()._scan(x, hx, lengths)
+        torch_kernel = self.uses_fused and (
+            self.fused is True or dispatch.prefers_torch_kernel(self._kernel, x)
+        )
+        if not torch_kernel or self._record is not None:
+            return super()._scan(x, hx, lengths)  # rnnkit's scan (while recording: the cells)
         kernel = getattr(_VF, self._kernel)
         weights = cell_parameters(self)
         has_bias = self.cells[0].bias_ih is not None
@@ -84,16 +92,6 @@ class _FusableRecurrent(Recurrent):
             PackedSequence(data, packed.batch_sizes, order, unorder), total_length=x.shape[0]
         )
         return output, tuple(s.index_select(1, unorder) for s in state)
-
-
-def _one_step_on_cpu(x: Tensor) -> bool:
-    """One step of one sequence on CPU without gradients (text generation, streaming).
-
-    torch's fused CPU kernel pays a fixed cost per call that dominates a single step: measured
-    about 3x slower than the cells at N=1, H=512. The weights and results are the same.
-    """
-    L, N = x.shape[0], x.shape[1]  # time-major here
-    return L == 1 and N == 1 and x.device.type == "cpu" and not torch.is_grad_enabled()
 
 
 class RNN(_FusableRecurrent):
@@ -250,3 +248,88 @@ class GRU(_FusableRecurrent):
             blockers={"layer_norm": layer_norm, "recurrent_dropout": recurrent_dropout > 0},
         )
         self._kernel = "gru"
+
+
+class _MinimalRecurrent(Recurrent):
+    """Recurrent over a minimal cell; ``fused`` chooses a scan over time or the cells' steps."""
+
+    def __init__(
+        self, cell_type, input_size, hidden_size, num_layers, bias, batch_first, dropout,
+        bidirectional, fused, device, dtype,
+    ) -> None:  # fmt: skip
+        if fused not in ("auto", True, False):
+            raise ValueError(f"fused must be 'auto', True or False, got {fused!r}")
+        make_cell = partial(
+            cell_type,
+            hidden_size=hidden_size,
+            bias=bias,
+            parallel=fused is not False,
+            device=device,
+            dtype=dtype,
+        )
+        super().__init__(make_cell, input_size, num_layers, batch_first, dropout, bidirectional)
+        self.fused = fused
+
+    def extra_repr(self) -> str:
+        path = "scan over time" if self.fused is not False else "rnnkit cells, step by step"
+        return f"{super().extra_repr()}, fused={self.fused!r} -> {path}"
+
+
+class MinGRU(_MinimalRecurrent):
+    r"""Multi-layer minGRU: :class:`~rnnkit.nn.MinGRUCell` (gates from the input alone) per layer.
+
+    Args: ``input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+    bidirectional=False`` as ``torch.nn.GRU``; ``fused="auto"`` or True runs each layer and
+    direction as one scan over time (:mod:`rnnkit.nn.linear_scan`: compiled on a CPU, log-space
+    elsewhere), False steps the cells (the reference the scan is tested against). Lengths,
+    initial states and both directions work in every mode.
+
+    Weights: ``weight_ih_l{k}`` (2H, H_in or D*H), ``bias_ih_l{k}`` (2H,), with ``_reverse``
+    for the backward direction; no recurrent weights. Returns ``(output, h_n)``: (L, N, D*H)
+    and (num_layers*D, N, H); see :class:`Recurrent`.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        fused: bool | str = "auto",
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__(
+            MinGRUCell, input_size, hidden_size, num_layers, bias, batch_first, dropout,
+            bidirectional, fused, device, dtype,
+        )  # fmt: skip
+
+
+class MinLSTM(_MinimalRecurrent):
+    r"""Multi-layer minLSTM: :class:`~rnnkit.nn.MinLSTMCell` per layer; arguments as
+    :class:`MinGRU`.
+
+    Weights: ``weight_ih_l{k}`` (3H, H_in or D*H), ``bias_ih_l{k}`` (3H,) (gate order f, i,
+    h̃). Returns ``(output, h_n)``: (L, N, D*H) and (num_layers*D, N, H).
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        fused: bool | str = "auto",
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__(
+            MinLSTMCell, input_size, hidden_size, num_layers, bias, batch_first, dropout,
+            bidirectional, fused, device, dtype,
+        )  # fmt: skip

@@ -3,6 +3,9 @@
 Any :class:`~rnnkit.nn.cells.RecurrentCell` gets every layer feature from it. The built-in
 ``RNN``/``LSTM``/``GRU`` are ``Recurrent`` plus a dispatch to torch's fused kernels.
 
+:meth:`Recurrent.recording` (and :func:`record_steps` for every layer of a model) keeps each
+step's state h_t with its gradient, for looking at gradients through time.
+
 Shape symbols (torch's): N batch, L sequence length, D = 2 if bidirectional else 1,
 H_in input size, H_out output size of a cell (hidden size, or proj_size for a projected LSTM).
 
@@ -14,7 +17,9 @@ load into these layers and theirs into torch's, with no conversion.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -85,6 +90,9 @@ class Recurrent(nn.Module):
     * input: (L, N, H_in), (N, L, H_in) when ``batch_first``, unbatched (L, H_in), or a
       ``PackedSequence`` (then the output is packed too).
     * hx: the initial state, (num_layers * D, N, size) per state tensor; zeros if None.
+    * cells with ``spatial_dims`` > 0 (the convolutional cells of :mod:`.conv_cells`): every
+      tensor above has the frame size S (``spatial_dims`` axes) after its feature axis, e.g.
+      input (L, N, C_in, *S), h_n (num_layers * D, N, C_h, *S).
     * lengths: N ints in [1, L] for a right-padded batch. Outputs past each sequence's end are
       zero and the final states are taken at each sequence's last real step, in both directions.
     * output: (L, N, D * H_out); h_n (num_layers * D, N, H_out) (and c_n (…, N, H)).
@@ -120,8 +128,10 @@ class Recurrent(nn.Module):
         first = cells[0]
         self.hidden_size = first.hidden_size
         self.state_sizes = first.state_sizes
+        self.spatial_dims = first.spatial_dims
         self.register_state_dict_post_hook(_to_flat_names)
         self.register_load_state_dict_pre_hook(_from_flat_names)
+        self._record: StepRecord | None = None
 
     @property
     def output_size(self) -> int:
@@ -152,6 +162,31 @@ class Recurrent(nn.Module):
                     return getattr(cells[index], match["name"])
             raise
 
+    @contextmanager
+    def recording(self) -> Iterator[StepRecord]:
+        """Keep every step's state, with its gradient, for the forward calls inside the block.
+
+        ::
+
+            with layer.recording() as record:
+                output, h_n = layer(x)
+                loss_of(output).backward()
+            record.calls[0][0].grads()  # (L, N, H_out): dL/dh_t of layer 0, forward direction
+
+        Inside the block the layer steps its cells one at a time (torch's fused kernels and the
+        fast scans run a whole sequence as one autograd node, so the states between its ends
+        never exist as tensors there): the outputs are the same, it runs slower. Each state is
+        kept with ``retain_grad``, so after ``backward`` its gradient is the total dL/dh_t,
+        through the outputs of step t and through every later step.
+        """
+        if self._record is not None:
+            raise RuntimeError("this layer is already recording (recordings do not nest)")
+        self._record = StepRecord()
+        try:
+            yield self._record
+        finally:
+            self._record = None
+
     # ----------------------------------------------------------------------------------- forward
     def forward(self, input: Tensor | PackedSequence, hx=None, lengths=None):
         packed = isinstance(input, PackedSequence)
@@ -165,16 +200,19 @@ class Recurrent(nn.Module):
                 raise TypeError(
                     f"input must be a Tensor or PackedSequence, got {type(input).__name__}"
                 )
-            if input.dim() not in (2, 3):
+            s = self.spatial_dims
+            if input.dim() not in (2 + s, 3 + s):
+                frame = ", *S" if s else ""
                 raise ValueError(
-                    "input must be 3-D (L, N, H_in) / (N, L, H_in) with batch_first, or 2-D "
-                    f"unbatched (L, H_in), got shape {tuple(input.shape)}"
+                    f"input must be {3 + s}-D (L, N, H_in{frame}) / (N, L, H_in{frame}) with "
+                    f"batch_first, or {2 + s}-D unbatched (L, H_in{frame}), got shape "
+                    f"{tuple(input.shape)}" + (f" (cells with {s} spatial dimensions)" if s else "")
                 )
-            batched = input.dim() == 3
+            batched = input.dim() == 3 + s
             x = input if batched else input.unsqueeze(1)
             if batched and self.batch_first:
                 x = x.transpose(0, 1)
-        L, N, features = x.shape
+        L, N, features = x.shape[:3]
         if features != self.input_size:
             raise ValueError(
                 f"input has {features} features, expected input_size={self.input_size}"
@@ -203,7 +241,7 @@ class Recurrent(nn.Module):
         """Check ``hx`` against (num_layers * D, N, size) per state tensor, or make zeros."""
         rows = self.num_layers * self.num_directions
         if hx is None:
-            return tuple(x.new_zeros(rows, batch_size, s) for s in self.state_sizes)
+            return tuple(x.new_zeros(rows, batch_size, s, *x.shape[3:]) for s in self.state_sizes)
         hx = (hx,) if isinstance(hx, Tensor) else tuple(hx)
         if len(hx) != len(self.state_sizes):
             raise ValueError(f"hx must hold {len(self.state_sizes)} tensor(s), got {len(hx)}")
@@ -211,7 +249,7 @@ class Recurrent(nn.Module):
         checked = []
         for i, (h, size) in enumerate(zip(hx, self.state_sizes)):
             h = h if batched else h.unsqueeze(1)
-            expected = (rows, batch_size, size)
+            expected = (rows, batch_size, size, *x.shape[3:])
             if tuple(h.shape) != expected:
                 raise ValueError(
                     f"hx {names[i]} must have shape {expected} (num_layers * num_directions, "
@@ -223,13 +261,19 @@ class Recurrent(nn.Module):
     def _scan(self, x: Tensor, hx: State, lengths: Tensor | None) -> tuple[Tensor, State]:
         """Run every layer and direction over time-major ``x``; the cells' step loop."""
         finals: list[State] = []
+        call: list[DirectionRecord] | None = None
+        if self._record is not None:
+            call = []
+            self._record.calls.append(call)
         layer_input = x
         for k in range(self.num_layers):
             outputs = []
             for d in range(self.num_directions):
                 i = k * self.num_directions + d
                 state = tuple(h[i] for h in hx)
-                out, state = self._run_direction(self.cells[i], layer_input, state, lengths, d == 1)
+                out, state = self._run_direction(
+                    self.cells[i], layer_input, state, lengths, d == 1, call, k
+                )
                 outputs.append(out)
                 finals.append(state)
             layer_input = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=2)
@@ -240,7 +284,13 @@ class Recurrent(nn.Module):
 
     @staticmethod
     def _run_direction(
-        cell: RecurrentCell, x: Tensor, state: State, lengths: Tensor | None, reverse: bool
+        cell: RecurrentCell,
+        x: Tensor,
+        state: State,
+        lengths: Tensor | None,
+        reverse: bool,
+        call: list[DirectionRecord] | None = None,
+        layer: int = 0,
     ) -> tuple[Tensor, State]:
         if reverse:
             x = reverse_padded(x, lengths)
@@ -249,35 +299,122 @@ class Recurrent(nn.Module):
         alive = None
         if lengths is not None:  # (L, N, 1): step t is real for sequence n
             steps = torch.arange(x.shape[0]).unsqueeze(1)
-            alive = (steps < lengths.unsqueeze(0)).to(x.device).unsqueeze(-1)
-        scan = fast_scan(cell) or step_loop
-        output, state = scan(cell, x_proj, state, mask, alive)
+            alive = (steps < lengths.unsqueeze(0)).to(x.device)
+            alive = alive.view(*alive.shape, *([1] * (x.dim() - 2)))  # (L, N, 1[, *1s])
+        if call is None:
+            scan = fast_scan(cell) or step_loop
+            output, state = scan(cell, x_proj, state, mask, alive)
+        else:
+            initial = tuple(s.detach() for s in state)
+            entry = DirectionRecord(layer, int(reverse), cell, x_proj.detach(), initial, mask,
+                                    alive, lengths)  # fmt: skip
+            call.append(entry)
+            output, state = step_loop(cell, x_proj, state, mask, alive, on_step=entry.keep)
         if reverse:
             output = reverse_padded(output, lengths)
         return output, state
 
 
 def step_loop(
-    cell: RecurrentCell, x_proj: Tensor, state: State, mask: Tensor | None, alive: Tensor | None
+    cell: RecurrentCell,
+    x_proj: Tensor,
+    state: State,
+    mask: Tensor | None,
+    alive: Tensor | None,
+    on_step: Callable[[State], None] | None = None,
 ) -> tuple[Tensor, State]:
     """Run ``cell.step`` over time: the reference semantics every fast scan must reproduce.
 
     x_proj (L, N, G); state: tuple of (N, size); mask: recurrent dropout (N, H_out) or None;
     alive: (L, N, 1) booleans or None. Where a step is not alive the state is carried unchanged
     and the output is zero. Returns the outputs (L, N, H_out) and the final state.
+    ``on_step(new_state)`` is called with what ``cell.step`` returned at every step.
     """
     outputs = []
     if alive is None:
         # unbind, not x_proj[t]: indexing inside the loop makes backward quadratic in L.
         for x_t in x_proj.unbind(0):
             state = cell.step(x_t, state, mask)
+            if on_step is not None:
+                on_step(state)
             outputs.append(state[0])
     else:
         for x_t, alive_t in zip(x_proj.unbind(0), alive.unbind(0)):
             new = cell.step(x_t, state, mask)
+            if on_step is not None:
+                on_step(new)
             state = tuple(torch.where(alive_t, a, b) for a, b in zip(new, state))
             outputs.append(new[0] * alive_t)
     return torch.stack(outputs), state
+
+
+@dataclass
+class DirectionRecord:
+    """One layer and direction's steps in one forward call (:meth:`Recurrent.recording`).
+
+    Attributes:
+        layer, direction: which cell (direction 1 reads each sequence from its end).
+        cell: the cell that ran.
+        x_proj: (L, N, G) its input projection at every step, in the direction's step order
+            (detached: what the recurrence was fed).
+        initial: the state entering the first step (detached).
+        mask: the recurrent-dropout mask (N, H_out), or None.
+        alive: (L, N, 1) booleans (step s is real for sequence n), or None when all are.
+        lengths: (N,) sequence lengths, or None when all are L.
+        states: per step, the state ``cell.step`` returned (h first), in the direction's step
+            order; tensors that need gradients keep them (``retain_grad``).
+    """
+
+    layer: int
+    direction: int
+    cell: RecurrentCell
+    x_proj: Tensor
+    initial: State
+    mask: Tensor | None
+    alive: Tensor | None
+    lengths: Tensor | None
+    states: list[State] = field(default_factory=list)
+
+    def keep(self, state: State) -> None:
+        for s in state:
+            if s.requires_grad:
+                s.retain_grad()
+        self.states.append(state)
+
+    def _in_input_order(self, steps: Tensor) -> Tensor:
+        """(L, N, *) in step order -> position order: step s of the reverse direction is
+        position length - 1 - s of its sequence."""
+        return reverse_padded(steps, self.lengths) if self.direction else steps
+
+    def hidden(self) -> Tensor:
+        """(L, N, H_out): h_t at each input position t (detached)."""
+        return self._in_input_order(torch.stack([s[0].detach() for s in self.states]))
+
+    def grads(self) -> Tensor:
+        """(L, N, H_out): dL/dh_t at each input position t after ``backward`` (0 where no
+        gradient reached h_t)."""
+        rows = [s[0].grad if s[0].grad is not None else torch.zeros_like(s[0]) for s in self.states]
+        return self._in_input_order(torch.stack(rows))
+
+
+@dataclass
+class StepRecord:
+    """What :meth:`Recurrent.recording` kept: ``calls[c][k * D + d]`` is the
+    :class:`DirectionRecord` of layer k, direction d, in the c-th forward call."""
+
+    calls: list[list[DirectionRecord]] = field(default_factory=list)
+
+
+@contextmanager
+def record_steps(module: nn.Module) -> Iterator[dict[str, StepRecord]]:
+    """:meth:`Recurrent.recording` for every :class:`Recurrent` inside ``module``.
+
+    Yields ``{name: StepRecord}`` keyed by the layers' names in ``module.named_modules()``
+    (``""`` when ``module`` is itself the layer).
+    """
+    layers = [(name, m) for name, m in module.named_modules() if isinstance(m, Recurrent)]
+    with ExitStack() as stack:
+        yield {name: stack.enter_context(m.recording()) for name, m in layers}
 
 
 def _sorted_lengths(packed: PackedSequence) -> Tensor:

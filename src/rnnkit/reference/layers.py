@@ -88,14 +88,24 @@ class Recurrent(ParamStore):
         shapes: dict[str, tuple[int, ...]] = {}
         for k in range(num_layers):
             layer_input = input_size if k == 0 else self.num_directions * self.output_size
-            cell = cell_param_shapes(self.num_gates, layer_input, hidden_size, bias, proj_size)
+            cell = self.cell_shapes(layer_input)
             for suffix in self._suffixes():
                 shapes.update({f"{name}_l{k}{suffix}": s for name, s in cell.items()})
-        self.params = init_uniform(shapes, hidden_size, np.random.default_rng(seed))
+        self.params = self.init_params(shapes, np.random.default_rng(seed))
         self._cache: dict[str, Any] | None = None
         self.d_h0: np.ndarray | None = None
 
     # ------------------------------------------------------------------------- to be overridden
+    def cell_shapes(self, layer_input: int) -> dict[str, tuple[int, ...]]:
+        """One cell's parameter shapes for ``layer_input`` input features, in torch's order."""
+        return cell_param_shapes(
+            self.num_gates, layer_input, self.hidden_size, self.bias, self.proj_size
+        )
+
+    def init_params(self, shapes: dict[str, tuple[int, ...]], rng) -> Params:
+        """torch's RNN initialiser: every entry ~ U(-1/sqrt(H), 1/sqrt(H))."""
+        return init_uniform(shapes, self.hidden_size, rng)
+
     def step(self, p: Params, x: np.ndarray, state: State) -> tuple[State, Any]:
         raise NotImplementedError
 

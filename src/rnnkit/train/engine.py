@@ -19,12 +19,13 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as L
 import torch
-from lightning.pytorch.callbacks import Callback, EarlyStopping, TQDMProgressBar
+from lightning.pytorch.callbacks import Callback, EarlyStopping, Timer, TQDMProgressBar
 from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 from lightning.pytorch.trainer.states import TrainerStatus
 
@@ -92,6 +93,8 @@ def fit(
     keep_freed_memory()  # reuse freed tensor memory instead of page-faulting it back each step
     if t.threads:
         torch.set_num_threads(t.threads)
+    if t.flush_denormal:
+        torch.set_flush_denormal(True)
     ckpt_path, resumed = None, None
     if resume is not None:
         run = RunDir(Path(resume))
@@ -138,6 +141,7 @@ def fit(
         strategy=("ddp" if processes > 1 else "auto") if t.strategy == "auto" else t.strategy,
         precision=t.precision,
         max_epochs=min(t.epochs, stop_after_epoch) if stop_after_epoch else t.epochs,
+        max_time=timedelta(minutes=t.max_minutes) if t.max_minutes else None,
         callbacks=engine_callbacks,
         plugins=[SafeCheckpointIO()],
         logger=False,
@@ -163,6 +167,12 @@ def fit(
             console.log.info(
                 f"stopped early after epoch {early.stopped_epoch}: {monitor} did not improve "
                 f"for {t.early_stopping} epochs; best epoch {best}"
+            )
+        elif _out_of_time(trainer):
+            best = load_checkpoint(run.path, prefer="best").info.get("epoch")
+            console.log.info(
+                f"stopped after epoch {trainer.current_epoch - 1}: train.max_minutes "
+                f"({t.max_minutes:g}) ran out; best epoch {best}"
             )
         try:
             return _finish(task, module, trainer.strategy.root_device, started, stopped_early)
@@ -285,3 +295,9 @@ class StderrProgressBar(TQDMProgressBar):
             smoothing=0,
             bar_format=self.BAR_FORMAT,
         )
+
+
+def _out_of_time(trainer: L.Trainer) -> bool:
+    """Whether the run stopped because ``train.max_minutes`` ran out (Lightning's Timer)."""
+    timers = [c for c in trainer.callbacks if isinstance(c, Timer)]
+    return bool(timers) and (timers[0].time_remaining() or 0) <= 0

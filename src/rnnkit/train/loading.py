@@ -32,6 +32,9 @@ class TrainBatches:
         tbptt: chunk length for truncated BPTT (0: whole batches).
         bucketing: batches drawn from buckets of this many batches sorted by ``lengths``
             (:func:`rnnkit.data.sampling.bucketed_order`); 0 shuffles plainly.
+
+    A source with a ``set_epoch(epoch)`` method is told each epoch before it is read (a data set
+    generated on the fly draws that epoch's items from ``(seed, epoch, index)``).
     """
 
     def __init__(
@@ -63,6 +66,8 @@ class TrainBatches:
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
+        if hasattr(self.source, "set_epoch"):
+            self.source.set_epoch(epoch)
 
     def batches(self) -> int:
         """Number of batches (before any truncated-BPTT split) in one epoch."""

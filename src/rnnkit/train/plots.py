@@ -7,6 +7,7 @@ drawn (it takes a second or two), not when this module is.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,7 +41,14 @@ def loss_figure(
         ax.axvline(best_epoch, color="0.5", ls="--", lw=1, label=f"best epoch ({best_epoch})")
     ax.set_xlabel("epoch (from 0, as in log.csv)")
     ax.set_ylabel("loss")
-    ax.set_yscale("log")
+    drawn = [
+        v
+        for r in rows
+        for key in ("train_loss", "val_loss")
+        if (v := r.get(key)) is not None and math.isfinite(v) and v > 0
+    ]
+    if drawn:  # a diverged run (inf/NaN losses only) is drawn on a linear scale
+        ax.set_yscale("log")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()

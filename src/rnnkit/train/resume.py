@@ -27,6 +27,8 @@ RESUMABLE = frozenset(
         "train.progress",
         "train.log_grad_norm",
         "train.threads",
+        "train.max_minutes",
+        "train.flush_denormal",
         "optim.lr",  # the engine sets every step's rate from it and the step count
         "optim.min_lr",
         "optim.clip_norm",

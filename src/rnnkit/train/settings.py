@@ -61,6 +61,12 @@ class TrainConfig(Section):
     """The training loop: epochs, batches, early stopping, BPTT, devices and logging."""
 
     epochs: int = option(30, "maximum number of epochs", low=1)
+    max_minutes: float = option(
+        0.0,
+        "also stop after this many minutes of training (0: no limit); the run keeps its best "
+        "checkpoint and is evaluated as after its last epoch",
+        low=0,
+    )
     batch_size: int = option(64, "global batch size (split evenly across processes)", low=1)
     eval_batch_size: int = option(512, "batch size for validation, test and prediction", low=1)
     seed: int = option(0, "seed for initialisation, shuffling and dropout", low=0)
@@ -88,6 +94,11 @@ class TrainConfig(Section):
     )
     precision: Literal["32-true", "bf16-mixed"] = option("32-true", "numeric precision")
     threads: int = option(0, "torch CPU threads per process (0: torch's default)", low=0)
+    flush_denormal: bool = option(
+        False,
+        "CPU: flush subnormal floats (below 1e-38 in float32) to zero; vanishing gradients "
+        "reach them, and arithmetic on them is 10-100x slower",
+    )
     progress: bool = option(True, "show progress bars")
     log_grad_norm: bool = option(True, "record each step's gradient norm in steps.csv")
     eval_train: bool = option(True, "also report final metrics on the training set")

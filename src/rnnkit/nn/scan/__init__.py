@@ -8,7 +8,8 @@ step) into preallocated (L, N, .) buffers, and the backward loop computes each s
 gradients and ``d h_{t-1}``. Whatever does not depend on the previous step is done once for all
 steps: the derivative factors of the activations before the backward loop, and the gradients of
 the recurrent weight, gains and biases after it, as single matmuls / reductions over the buffers
-(``d W_hh = d a(L*N, G)^T @ h_in(L*N, R)``).
+(``d W_hh = d a(L*N, G)^T @ h_in(L*N, R)``). The minimal cells (no ``W_hh``) need none of
+this: their scan is a linear recurrence (:mod:`~rnnkit.nn.scan.minimal`).
 
 On CPU in float32/float64 the LSTM scan runs both time loops in C++ (the compiled kernels of
 :mod:`rnnkit.nn.kernels`, when they build): the step's matrix products through ATen and its
@@ -46,13 +47,21 @@ import torch
 from torch import nn
 
 from ..cells import GRUCell, LSTMCell, RNNCell
+from ..minimal import MinGRUCell, MinLSTMCell
 from .gru import _gru_scan, _GRUScan
 from .lstm import _lstm_scan, _LSTMScan
+from .minimal import _minimal_scan
 from .rnn import _rnn_scan, _RNNScan
 
 __all__ = ["_GRUScan", "_LSTMScan", "_RNNScan", "fast_scan"]
 
-_SCANS = {LSTMCell: _lstm_scan, GRUCell: _gru_scan, RNNCell: _rnn_scan}
+_SCANS = {
+    LSTMCell: _lstm_scan,
+    GRUCell: _gru_scan,
+    RNNCell: _rnn_scan,
+    MinGRUCell: _minimal_scan,
+    MinLSTMCell: _minimal_scan,
+}
 
 
 def fast_scan(cell) -> Callable | None:
@@ -63,8 +72,10 @@ def fast_scan(cell) -> Callable | None:
     casts op by op; a scan keeps one dtype).
     """
     kind = type(cell)
-    if kind not in _SCANS or torch.is_autocast_enabled(cell.weight_hh.device.type):
+    if kind not in _SCANS or torch.is_autocast_enabled(cell.weight_ih.device.type):
         return None
+    if kind in (MinGRUCell, MinLSTMCell):
+        return _minimal_scan if cell.parallel else None
     if cell.layer_norm:
         norms = [(cell.ln_hh, False)] + ([(cell.ln_c, True)] if kind is LSTMCell else [])
         for module, bias in norms:

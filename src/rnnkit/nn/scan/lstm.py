@@ -12,7 +12,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from ..cells import LSTMCell, State
-from ..kernels import lstm_kernels, usable
+from ..kernels import compiled, usable
 from .common import (
     _alive_steps,
     _carry,
@@ -65,7 +65,7 @@ class _LSTMScan(torch.autograd.Function):
 
     Then ``d x = d pre``, ``d W_hh = sum_t da_t^T h_in_t``, ``d W_hr = sum_t dh'_t^T m_t``.
 
-    Both time loops run in C++ (``scan_forward``/``scan_backward`` of :mod:`rnnkit.nn.kernels`)
+    Both time loops run in C++ (``lstm_forward``/``lstm_backward`` of :mod:`rnnkit.nn.kernels`)
     wherever the kernels serve; :func:`_lstm_forward_ops` and :func:`_lstm_backward_ops` are the
     same loops in torch ops, for every other device, dtype or machine.
     """
@@ -86,8 +86,8 @@ class _LSTMScan(torch.autograd.Function):
     def backward(ctx, d_out, d_hT, d_cT):
         h0, c0, mask, alive, w_hh, g_hh, g_c, w_hr, *buffers = ctx.saved_tensors
         acts, tanh_c, m, h_in, h_st, c_st, a_raw, c_raw, *stats = buffers
-        kernels = lstm_kernels() if usable(acts) else None
-        loop = _lstm_backward_ops if kernels is None else kernels.scan_backward
+        kernels = compiled() if usable(acts) else None
+        loop = _lstm_backward_ops if kernels is None else kernels.lstm_backward
         d_out = d_out if alive is None else d_out * alive  # outputs are h' * alive
         states = (c0, mask, alive, w_hh, g_hh, g_c, w_hr)
         d_pre, d_h, d_c, d_h_new, d_m, d_a, d_g_hh, d_g_c, d_b_c = loop(
@@ -128,13 +128,13 @@ class _LSTMBuffers(NamedTuple):
 def _lstm_forward(*args, keep: bool = True) -> _LSTMBuffers:
     """The forward loop over ``_LSTMScan``'s inputs: compiled where the kernels serve, else in
     torch ops. ``keep=False`` keeps no per-step buffers (inference)."""
-    kernels = lstm_kernels() if usable(args[0]) else None
-    loop = _lstm_forward_ops if kernels is None else kernels.scan_forward
+    kernels = compiled() if usable(args[0]) else None
+    loop = _lstm_forward_ops if kernels is None else kernels.lstm_forward
     return _LSTMBuffers(*loop(*args, keep))
 
 
 def _lstm_forward_ops(x, h0, c0, mask, alive, w_hh, g_hh, g_c, b_c, w_hr, eps_hh, eps_c, keep):
-    """The forward loop of :class:`_LSTMScan` in torch ops; returns what ``scan_forward`` does,
+    """The forward loop of :class:`_LSTMScan` in torch ops; returns what ``lstm_forward`` does,
     the fields of :class:`_LSTMBuffers` in order. Without ``keep`` (inference) only h_new, h_n
     and c_n are meaningful: the other buffers have two rotating slots instead of L steps."""
     L, N, G = x.shape
@@ -190,7 +190,7 @@ def _lstm_forward_ops(x, h0, c0, mask, alive, w_hh, g_hh, g_c, b_c, w_hr, eps_hh
 
 
 def _lstm_backward_ops(d_out, d_hT, d_cT, c0, mask, alive, w_hh, g_hh, g_c, w_hr, *buffers):
-    """The backward loop of :class:`_LSTMScan` in torch ops; returns what ``scan_backward`` does:
+    """The backward loop of :class:`_LSTMScan` in torch ops; returns what ``lstm_backward`` does:
 
     d_pre (= d x), d_h0, d_c0, d_h_new, d_m, d_a (d of W_hh h_in), and with LN the gradients
     of g_hh, g_c and b_c (else None). ``d_out`` is already zero where a step is dead;

@@ -1,5 +1,5 @@
-// The LSTM's two time loops in C++: scan_forward and scan_backward run all L steps of
-// _LSTMScan (rnnkit/nn/scan.py), the per-step matrix products through ATen (at::mm) and each
+// The LSTM's two time loops in C++: lstm_forward and lstm_backward run all L steps of
+// _LSTMScan (rnnkit/nn/scan/lstm.py), the per-step matrix products through ATen (at::mm) and each
 // step's element-wise work in one pass over each batch row, so that no step returns to Python.
 // Same equations, names and gate order (i, f, g, o) as _LSTMScan and its torch-op loops:
 //
@@ -16,58 +16,10 @@
 //
 // Rows are split across threads with at::parallel_for; the inner loops are written so that the
 // compiler vectorises them (exp/tanh through glibc's libmvec with -ffast-math).
-#include <torch/extension.h>
-#include <ATen/Parallel.h>
+#include "common.h"
 
-#include <cmath>
-
+namespace rnnkit {
 namespace {
-
-constexpr int64_t kGrain = 8;  // rows per task
-
-template <typename T>
-inline T sigmoid(T x) {
-  return T(1) / (T(1) + std::exp(-x));
-}
-
-// mean and rstd of v[0..K), two passes (as torch's layer norm: no cancellation in the variance)
-template <typename T>
-inline void row_stats(const T* v, int64_t K, T eps, T& mean, T& rstd) {
-  T s = 0;
-#pragma omp simd reduction(+ : s)
-  for (int64_t k = 0; k < K; ++k) s += v[k];
-  mean = s / K;
-  T ss = 0;
-#pragma omp simd reduction(+ : ss)
-  for (int64_t k = 0; k < K; ++k) ss += (v[k] - mean) * (v[k] - mean);
-  rstd = T(1) / std::sqrt(ss / K + eps);
-}
-
-// out[k] = rstd (d[k] w[k] - mean(d w) - vhat[k] mean(d w vhat)), vhat = (v - mean) rstd;
-// and the row's share of the gain and bias gradients: dw[k] += d[k] vhat[k], db[k] += d[k]
-template <typename T>
-inline void row_ln_backward(const T* d, const T* v, const T* w, int64_t K, T mean, T rstd, T* out,
-                            T* dw, T* db) {
-  T s1 = 0, s2 = 0;
-#pragma omp simd reduction(+ : s1, s2)
-  for (int64_t k = 0; k < K; ++k) {
-    T dwk = d[k] * w[k];
-    s1 += dwk;
-    s2 += dwk * (v[k] - mean) * rstd;
-  }
-  s1 /= K;
-  s2 /= K;
-#pragma omp simd
-  for (int64_t k = 0; k < K; ++k) {
-    T vhat = (v[k] - mean) * rstd;
-    out[k] = rstd * (d[k] * w[k] - s1 - vhat * s2);
-    dw[k] += d[k] * vhat;
-  }
-  if (db != nullptr) {
-#pragma omp simd
-    for (int64_t k = 0; k < K; ++k) db[k] += d[k];
-  }
-}
 
 // Gates and cell of one row, from the pre-activations z (4H) and the previous cell c.
 template <typename T>
@@ -98,22 +50,6 @@ inline void row_gate_grads(const T* dc, const T* dm, const T* act, const T* s, c
     dcf[j] = dc[j] * f;
   }
 }
-
-void check(const torch::Tensor& t, const char* name) {
-  TORCH_CHECK(t.device().is_cpu(), name, " must be on the CPU");
-  TORCH_CHECK(t.dim() == 1 || t.stride(-1) == 1, name, " must have unit stride in its last dim");
-}
-
-}  // namespace
-
-// Row pointer of a 2-D tensor (unit stride in its last dim).
-template <typename T>
-struct Rows {
-  T* data;
-  int64_t stride;
-  explicit Rows(const torch::Tensor& t) : data(t.data_ptr<T>()), stride(t.stride(0)) {}
-  T* operator[](int64_t n) const { return data + n * stride; }
-};
 
 template <typename T>
 void forward_rows(const torch::Tensor& z_, const torch::Tensor& c_, const torch::Tensor& act_,
@@ -225,8 +161,7 @@ void ln_backward_rows(const torch::Tensor& dm_, const torch::Tensor& dc_next_,
 }
 
 
-using torch::Tensor;
-using Opt = std::optional<Tensor>;
+}  // namespace
 
 // Forward scan over all L steps (the loop of _LSTMScan.forward). Shapes: x (L, N, 4H) the
 // projected input, h0 (N, R), c0 (N, H), mask (N, R) recurrent dropout, alive (L, N, 1) bool,
@@ -239,7 +174,7 @@ using Opt = std::optional<Tensor>;
 //   h_n (N, R), c_n (N, H).
 // Without `keep` (inference) only h_new, h_n and c_n are meaningful: every other buffer has
 // two rotating slots (2, N, .) instead of L steps.
-std::vector<Tensor> scan_forward(const Tensor& x, const Tensor& h0, const Tensor& c0,
+std::vector<Tensor> lstm_forward(const Tensor& x, const Tensor& h0, const Tensor& c0,
                                  const Opt& mask, const Opt& alive, const Tensor& w_hh,
                                  const Opt& g_hh, const Opt& g_c, const Opt& b_c, const Opt& w_hr,
                                  double eps_hh, double eps_c, bool keep) {
@@ -301,7 +236,7 @@ std::vector<Tensor> scan_forward(const Tensor& x, const Tensor& h0, const Tensor
 //   d_pre (L, N, 4H) (= d x), d_h0 (N, R), d_c0 (N, H), d_h_new (L, N, R) (dh' of every step),
 //   d_m (L, N, H) (dh' W_hr; d_h_new itself without projection), d_a (L, N, 4H) (d of
 //   h_in W_hh^T, LN only: without LN it is d_pre), and with LN the gradients of g_hh, g_c, b_c.
-std::vector<Tensor> scan_backward(const Tensor& d_out, const Tensor& d_hT, const Tensor& d_cT,
+std::vector<Tensor> lstm_backward(const Tensor& d_out, const Tensor& d_hT, const Tensor& d_cT,
                                   const Tensor& c0, const Opt& mask, const Opt& alive,
                                   const Tensor& w_hh, const Opt& g_hh, const Opt& g_c,
                                   const Opt& w_hr, const Tensor& acts, const Tensor& tanh_c,
@@ -358,7 +293,4 @@ std::vector<Tensor> scan_backward(const Tensor& d_out, const Tensor& d_hT, const
   return {d_pre, d_h, d_c, d_h_new, d_m, d_a, dg_hh, dg_c, db_c};
 }
 
-PYBIND11_MODULE(TORCH_EXTENSION_NAME, module) {
-  module.def("scan_forward", &scan_forward);
-  module.def("scan_backward", &scan_backward);
-}
+}  // namespace rnnkit
