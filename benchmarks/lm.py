@@ -1,6 +1,21 @@
-"""Language-model speed: tokens per second in training and in generation, rnnkit vs bare PyTorch.
+"""Language models on tinyshakespeare: the documented results over seeds, and speed.
 
-Training compares the ``lm`` task run by the shared engine (``rnnkit.train.fit``: Lightning,
+``python benchmarks/lm.py results`` regenerates docs/lm.md's result tables. Each documented run
+(:data:`RUNS`) is trained through the real command line once per seed into
+``RUNS_DIR/<name>-seed<k>`` (``--train``; a run directory that holds metrics.json is read, not
+retrained; ``--lock FILE`` holds a lock file around each training run on a shared machine).
+Character models are then scored again on their validation text in float32 two ways
+(:mod:`rnnkit.tasks.lm.evaluation`): one stream over the whole text, state carried, and
+256-character blocks from a zero state (nanoGPT's protocol). It prints mean ± std over the seeds
+with wall time, process CPU time and the load average during each run, and writes
+benchmarks/results/lm_results.json.
+
+    python benchmarks/lm.py results --data-dir ../shared/datasets --train --lock /tmp/x.lock
+    python benchmarks/lm.py results --only nanogpt --seeds 0 1 2        # read those runs
+
+``python benchmarks/lm.py [options]`` (no subcommand) measures speed: tokens per second in
+training and in generation, rnnkit vs bare PyTorch. Training compares the ``lm`` task run by
+the shared engine (``rnnkit.train.fit``: Lightning,
 stateful truncated BPTT over parallel streams, clipping, Adam) with a bare PyTorch loop of the
 same model (``nn.Embedding`` -> ``nn.LSTM`` -> ``nn.Linear``, the same optimiser, clipping and
 carried state). Only the optimisation steps are timed (from the second step on), not the set-up
@@ -21,11 +36,16 @@ otherwise slow every small kernel call by up to 100x when the cores are oversubs
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import platform
+import resource
 import statistics
+import subprocess
+import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -39,7 +59,8 @@ from rnnkit.config import resolve
 from rnnkit.tasks.lm import TASK, LanguageModel, LMConfig, generate_ids
 from rnnkit.train import fit
 
-SHARED = Path(__file__).resolve().parents[2] / "shared/datasets/tinyshakespeare/input.txt"
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared/datasets/tinyshakespeare/input.txt"
 
 
 class StepTimer(Callback):
@@ -133,7 +154,10 @@ def bare_generation(model: LanguageModel, length: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        description="Speed: tokens per second in training and generation, rnnkit vs bare "
+        "PyTorch. `python benchmarks/lm.py results --help`: the documented runs over seeds."
+    )
     parser.add_argument("--quick", action="store_true", help="small model, few steps")
     parser.add_argument("--repeats", type=int, default=3, help="alternating blocks")
     parser.add_argument("--steps", type=int, default=8, help="training steps per block")
@@ -214,5 +238,160 @@ def main() -> None:
     print(f"wrote {args.out}")
 
 
+# ------------------------------------------------------------------------------ results
+# name -> (flags, seeds, what the validation split is). The select-* runs are candidates for the
+# shakespeare-nanogpt preset, trained and validated on nanoGPT's training 90% alone (its last 5%
+# validating), so that choosing among them never reads nanoGPT's validation text.
+WORD_FLAGS = [
+    "--data.level", "word", "--data.lower", "true", "--data.min_freq", "3", "--data.seq_len", "35",
+    "--model.embedding_size", "256", "--model.hidden_size", "256", "--model.tie_weights", "true",
+    "--model.dropout", "0.3", "--train.epochs", "4", "--train.eval_train", "false",
+]  # fmt: skip
+HOLDOUT = ["--preset", "shakespeare-nanogpt", "--data.split", "nanogpt-holdout"]
+
+
+def select(hidden: int, dropout: float, epochs: int) -> list[str]:
+    """A candidate of the nanogpt preset, trained and validated on nanoGPT's training 90%."""
+    sizes = ["--model.hidden_size", str(hidden), "--model.dropout", str(dropout)]
+    return [*HOLDOUT, *sizes, "--train.epochs", str(epochs)]
+
+
+RUNS: dict[str, tuple[list[str], tuple[int, ...], str]] = {
+    "nanogpt": (["--preset", "shakespeare-nanogpt"], (0, 1, 2), "last 10% (nanoGPT's val)"),
+    "select-2x512-d25": (select(512, 0.25, 24), (0,), "85.5-90% (holdout)"),
+    "select-2x512-d50": (select(512, 0.5, 24), (0,), "85.5-90% (holdout)"),
+    "select-2x768-d50": (select(768, 0.5, 16), (0,), "85.5-90% (holdout)"),
+    "fractions": ([], (0, 1, 2), "90-95%; test 95-100%"),
+    "word": (
+        WORD_FLAGS,
+        (0, 1, 2),
+        "90-95%; test 95-100%",
+    ),
+}
+
+
+def train_run(flags: list[str], run: Path, data_dir: str, lock: str | None) -> dict:
+    """Train one run through the command line: its CPU seconds and the load during it."""
+    command = [sys.executable, "-m", "rnnkit.cli.main", "lm", "train", *flags]
+    command += ["--data.data_dir", data_dir, "--train.progress", "false", "--out", str(run)]
+    loads: list[tuple[float, float]] = []
+    done = threading.Event()
+
+    def sample() -> None:  # the 1-minute load average every 30 s while the command runs
+        while not done.wait(30):
+            loads.append((time.time(), os.getloadavg()[0]))
+
+    threading.Thread(target=sample, daemon=True).start()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    env = {**os.environ, "OMP_WAIT_POLICY": "passive"}
+    subprocess.run((["flock", lock] if lock else []) + command, check=True, env=env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done.set()
+    wall = json.loads((run / "metrics.json").read_text())["wall_time_s"]
+    during = [load for t, load in loads if t >= time.time() - wall]  # not the wait for the lock
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return {"cpu_s": round(cpu, 1), "load_during": during, "load_after": os.getloadavg()}
+
+
+def rescore(run: Path) -> dict:
+    """Validation nats/char of the best checkpoint in float32: one stream, 256-char blocks."""
+    from rnnkit.tasks.lm import TASK, block_loss, stream_loss
+    from rnnkit.tasks.lm.data import encode_text
+    from rnnkit.train import load_run
+
+    loaded = load_run(TASK, run)
+    ids = encode_text(loaded.config.data).parts["validation"]
+    return {
+        "stream": stream_loss(loaded.model, ids, rows=1),
+        "blocks256": block_loss(loaded.model, ids, block=256),
+        "tokens": len(ids),
+    }
+
+
+def read_run(run: Path, char: bool) -> dict:
+    metrics = json.loads((run / "metrics.json").read_text())
+    bench_file = run / "bench.json"
+    bench = json.loads(bench_file.read_text()) if bench_file.is_file() else {}
+    if char and "rescored" not in bench:
+        bench["rescored"] = rescore(run)
+        bench_file.write_text(json.dumps(bench, indent=2) + "\n")
+    log = list(csv.DictReader((run / "log.csv").open()))
+    return {
+        "val": metrics["validation"]["loss"],
+        "test": metrics.get("test", {}).get("loss"),
+        "last_val": float(log[-1]["val_loss"]),
+        "best_epoch": metrics["best_epoch"],
+        "epochs": metrics["epochs"],
+        "parameters": metrics["parameters"],
+        "wall_s": metrics["wall_time_s"],
+        **bench,
+    }
+
+
+def mean_std(values: list[float], digits: int = 3) -> str:
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+
+
+def results(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description="docs/lm.md's results over seeds")
+    parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "lm", help="run folders")
+    parser.add_argument("--data-dir", default=str(SHARED.parents[1]), help="datasets folder")
+    parser.add_argument("--only", nargs="*", choices=sorted(RUNS), help="these runs only")
+    parser.add_argument("--seeds", nargs="*", type=int, help="these seeds only")
+    parser.add_argument("--train", action="store_true", help="train the missing runs")
+    parser.add_argument("--lock", help="hold this lock file (flock) around each training run")
+    args = parser.parse_args(argv)
+    table = {}
+    for name in args.only or RUNS:
+        flags, seeds, split = RUNS[name]
+        rows = []
+        for seed in [s for s in seeds if args.seeds is None or s in args.seeds]:
+            run = args.runs / f"{name}-seed{seed}"
+            if not (run / "metrics.json").is_file():
+                if not args.train:
+                    print(f"{run}: missing (pass --train)")
+                    continue
+                bench = train_run([*flags, "--train.seed", str(seed)], run, args.data_dir,
+                                  args.lock)  # fmt: skip
+                (run / "bench.json").write_text(json.dumps(bench, indent=2) + "\n")
+            rows.append({"seed": seed, **read_run(run, "word" not in flags)})
+        table[name] = {"split": split, "flags": flags, "seeds": rows}
+    print(
+        "| run | validation split | val loss, engine | one stream | 256-char blocks | "
+        "test loss | best epoch / epochs | seeds | wall (s) | CPU (s) | load during |"
+    )
+    print("|" + "---|" * 11)
+    for name, entry in table.items():
+        rows = entry["seeds"]
+        if not rows:
+            continue
+
+        def col(key: str, sub: str | None = None, rows: list[dict] = rows) -> list[float]:
+            return [r[key][sub] if sub else r[key] for r in rows if r.get(key) is not None]
+
+        loads = [x for r in rows for x in r.get("load_during", [])]
+        cells = [
+            name, entry["split"], mean_std(col("val")), mean_std(col("rescored", "stream")),
+            mean_std(col("rescored", "blocks256")), mean_std(col("test")),
+            " ".join(f"{r['best_epoch'] + 1}/{r['epochs']}" for r in rows),
+            ",".join(str(r["seed"]) for r in rows), mean_std(col("wall_s"), 0),
+            mean_std(col("cpu_s"), 0),
+            f"{min(loads):.1f}-{max(loads):.1f} (mean {statistics.mean(loads):.1f})"
+            if loads else "-",
+        ]  # fmt: skip
+        print("| " + " | ".join(cells) + " |")
+    out = Path(__file__).parent / "results" / "lm_results.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"torch": torch.__version__, "runs": table}, indent=2) + "\n")
+    print(f"wrote {out}")
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["results"]:
+        results(sys.argv[2:])
+    else:
+        main()

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from rnnkit.tasks.anomaly.config import DetectRule
+from rnnkit.tasks.anomaly.smoothing import smooth
 from rnnkit.tasks.anomaly.thresholds import (
     DynamicThreshold,
     LikelihoodThreshold,
@@ -17,7 +18,6 @@ from rnnkit.tasks.anomaly.thresholds import (
     SigmaThreshold,
     hundman_epsilon,
     make_threshold,
-    smooth,
     threshold_from_dict,
 )
 
@@ -77,10 +77,10 @@ def test_skip_flagged_keeps_one_anomaly_from_hiding_the_next():
     assert np.array_equal(levels[320:], skipping.run(hidden)[0][320:])
 
 
-def test_by_default_one_spike_does_not_blind_the_detector_to_a_later_flat_line():
+def test_skip_flagged_one_spike_does_not_blind_the_detector_to_a_later_flat_line():
     """A spike, then normal records, then a long stretch of moderately raised scores (a flat
-    line the model cannot reconstruct): the default rule flags both."""
-    rule = DetectRule()
+    line the model cannot reconstruct): the dynamic threshold with skip_flagged flags both."""
+    rule = DetectRule(threshold="dynamic", history=3000)
     scores = np.concatenate(
         [rng.gamma(2.0, 0.05, 400), [8.0] * 20, rng.gamma(2.0, 0.05, 600), [1.0] * 60]
     )

@@ -17,8 +17,8 @@ from rnnkit.tasks.forecast import TASK, ForecastConfig, metrics
 from rnnkit.tasks.forecast import baselines as bl
 from rnnkit.tasks.forecast.data import prepare, resolve_columns
 from rnnkit.tasks.forecast.model import Forecaster, pinball_loss
-from rnnkit.tasks.forecast.report import build_report
 from rnnkit.tasks.forecast.predict import prediction_windows
+from rnnkit.tasks.forecast.report import build_report
 from rnnkit.tasks.forecast.task import data_state
 from rnnkit.train import Context, Inputs
 from rnnkit.train.evaluation import collect, predict

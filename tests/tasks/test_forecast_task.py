@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from click.testing import CliRunner
 
+from rnnkit.cli.main import cli
 from rnnkit.config import resolve
 from rnnkit.data.frequency import calendar_features
 from rnnkit.tasks.forecast import ForecastConfig, Forecaster, ForecastTask
@@ -19,6 +22,14 @@ from rnnkit.tasks.forecast.data import Prepared
 from rnnkit.tasks.forecast.task import prepare_series
 from rnnkit.train import evaluate_run, load_run, predict_run
 from support.cli import one_clean_error, rnnkit
+
+
+def in_process(*args) -> subprocess.CompletedProcess:
+    """``rnnkit ARGS...`` run in this process (no interpreter start-up); the same fields as
+    :func:`rnnkit`. test_cli_train_then_predict runs the command in a real subprocess."""
+    done = CliRunner().invoke(cli, [*map(str, args)])
+    return subprocess.CompletedProcess(args, done.exit_code, done.stdout, done.stderr)
+
 
 FAST = {
     "data.time_column": "time",
@@ -220,13 +231,13 @@ def test_cli_train_then_predict(tmp_path):
 def test_predicted_quantiles_never_cross(tmp_path):
     csv = write_series(tmp_path / "s.csv", n=200)
     run = tmp_path / "run"
-    train = rnnkit(
+    train = in_process(
         "forecast", "train", "--csv", csv, "--target", "y", "--data.time_column", "time",
         "--lookback", "24", "--horizon", "6", "--model.hidden_size", "8", "--epochs", "1",
         "--model.quantiles", "0.1,0.5,0.9", "--eval.baselines", "naive", "--out", run, "-q",
     )  # fmt: skip
     assert train.returncode == 0, train.stderr
-    assert rnnkit("forecast", "predict", "--run", run, "--input", csv).returncode == 0
+    assert in_process("forecast", "predict", "--run", run, "--input", csv).returncode == 0
     frame = pd.read_csv(run / "predictions.csv", index_col=0)
     low, mid, high = (frame[f"y_q{q}"].to_numpy() for q in ("0.1", "0.5", "0.9"))
     assert (low <= mid).all() and (mid <= high).all() and (low < high).any()
@@ -251,7 +262,7 @@ def write_panel(path: Path, names=("a", "b", "c"), n: int = 240) -> Path:
 def test_one_global_model_over_several_series(tmp_path):
     csv = write_panel(tmp_path / "panel.csv")
     run = tmp_path / "run"
-    done = rnnkit(
+    done = in_process(
         "forecast", "train", "--csv", csv, "--data.id_column", "unique_id",
         "--data.time_column", "ds", "--target", "y", "--lookback", "48", "--horizon", "12",
         "--model.hidden_size", "8", "--epochs", "2", "--out", run, "-q",
@@ -263,7 +274,7 @@ def test_one_global_model_over_several_series(tmp_path):
         train = state["series"][name]["split"]["train"]
         y = frame[frame.unique_id == name].y.to_numpy()[slice(*train)]
         assert state["series"][name]["scaler"]["shift"] == pytest.approx([y.mean()])
-    assert rnnkit("forecast", "predict", "--run", run, "--input", csv,
+    assert in_process("forecast", "predict", "--run", run, "--input", csv,
                   "--output", tmp_path / "p.csv").returncode == 0  # fmt: skip
     out = pd.read_csv(tmp_path / "p.csv")
     assert list(out.columns) == ["ds", "unique_id", "y"] and len(out) == 36
@@ -272,7 +283,7 @@ def test_one_global_model_over_several_series(tmp_path):
         assert rows.ds.iloc[0] == "2021-01-11 00:00:00" and len(rows) == 12
         assert abs(rows.y.mean() - 10 * (k + 1)) < 5 * (k + 1)  # each at its own level
     other = write_panel(tmp_path / "other.csv", names=("a", "z"))
-    failed = rnnkit("forecast", "predict", "--run", run, "--input", other)
+    failed = in_process("forecast", "predict", "--run", run, "--input", other)
     assert "series ['z'] (column 'unique_id') were not among the series" in one_clean_error(
         failed, 1
     )

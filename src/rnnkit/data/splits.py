@@ -3,12 +3,15 @@
 * :func:`chronological_split` — contiguous row ranges in time order (time series, token
   streams, the records an anomaly detector learns from).
 * :func:`random_split` — a seeded random (by default stratified) share of labelled sequences.
+* :func:`group_split` — seeded random groups of items (e.g. every translation of one source
+  sentence), so that no group has items in two parts.
 
 A share below 1 is a fraction of the rows, a share of 1 or more a row count.
 """
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,3 +90,37 @@ def random_split(
         raise ValueError(f"splitting {n} sequences by {fraction} leaves one side empty")
     rest = np.setdiff1d(np.arange(n), taken)
     return data.subset(rest), data.subset(taken)
+
+
+def group_split(
+    groups: Sequence[Hashable],
+    val: float | int,
+    test: float | int,
+    seed: int,
+    *,
+    source: str = "items",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Item indices of train, validation and test, whole groups at a time.
+
+    ``groups[i]`` names the group of item i (e.g. its source sentence). The distinct groups, in
+    order of first appearance, are shuffled by ``seed``; the first ``test`` of them go to test,
+    the next ``val`` to validation, the rest to train (a share below 1 is a fraction of the
+    groups, 1 or more a number of groups). Every item of a group lands in the same part, so a
+    sentence with several translations never sits on both sides of a split. The indices come
+    back sorted; ``ValueError`` naming ``source`` when the training part would be empty.
+    """
+    index: dict[Hashable, int] = {}
+    ids = np.fromiter((index.setdefault(g, len(index)) for g in groups), np.int64, len(groups))
+    n = len(index)
+    counts = [int(p) if p >= 1 else int(round(p * n)) for p in (val, test)]
+    if min(val, test) < 0 or sum(counts) >= n:
+        raise ValueError(
+            f"{source}: {n} distinct groups cannot hold {counts[0]} validation and {counts[1]} "
+            f"test groups besides a training part"
+        )
+    part = np.zeros(n, dtype=np.int64)  # 0 train, 1 validation, 2 test, per group
+    order = np.random.default_rng(seed).permutation(n)
+    part[order[: counts[1]]] = 2
+    part[order[counts[1] : counts[1] + counts[0]]] = 1
+    item_part = part[ids]
+    return tuple(np.flatnonzero(item_part == k) for k in (0, 1, 2))  # type: ignore[return-value]

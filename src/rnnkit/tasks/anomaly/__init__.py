@@ -1,11 +1,13 @@
 """Time-series anomaly detection with recurrent networks, evaluated NAB-style.
 
 A detector composes a scorer — the forecasting task's LSTM (forecast error), an LSTM window
-autoencoder (reconstruction error), or GRU/RNN encoder features + One-Class SVM / Isolation
-Forest — with one scaling, threshold and event rule (:mod:`.detector`). Networks train through
-:mod:`rnnkit.train` (:mod:`.task`); thresholds are fitted after training on held-out records
-only (:mod:`.thresholds`); :mod:`.nab` scores detections against labelled windows (event
-precision/recall/F1 and the NAB score); :mod:`.plots` draws a scored series.
+autoencoder (reconstruction error), both at once (the default ensemble: their log errors
+standardised on the calibration records and averaged), or GRU/RNN encoder features + One-Class
+SVM / Isolation Forest — with one scaling, threshold and event rule (:mod:`.detector`).
+Networks train through :mod:`rnnkit.train` (:mod:`.task`); thresholds are fitted after training
+on held-out records only (:mod:`.thresholds`); :mod:`.nab` scores detections against labelled
+windows (event precision/recall/F1, the NAB score, Orion's overlap counts); :mod:`.plots` draws
+a scored series.
 
 Command line: ``rnnkit anomaly train | detect | evaluate`` (``fit`` is another name for
 ``train``; :mod:`.commands`).
@@ -14,12 +16,23 @@ Command line: ``rnnkit anomaly train | detect | evaluate`` (``fit`` is another n
 from .commands import detect, evaluate
 from .config import AnomalyConfig, AnomalyData, DetectorModel, DetectRule
 from .detector import Detection, Detector
-from .nab import PROFILES, FileScore, Summary, events_from_flags, score_file, summarise
+from .nab import (
+    PROFILES,
+    Counts,
+    FileScore,
+    Summary,
+    event_intervals,
+    events_from_flags,
+    overlap_counts,
+    score_file,
+    summarise,
+)
 from .task import TASK, AnomalyTask, fit_detector, load_detector, read_data, split_rows
 from .thresholds import (
     DynamicThreshold,
     LikelihoodThreshold,
     QuantileThreshold,
+    RobustThreshold,
     SigmaThreshold,
     hundman_epsilon,
     make_threshold,
@@ -33,6 +46,7 @@ __all__ = [
     "AnomalyConfig",
     "AnomalyData",
     "AnomalyTask",
+    "Counts",
     "Detection",
     "Detector",
     "DetectorModel",
@@ -41,13 +55,16 @@ __all__ = [
     "FileScore",
     "LikelihoodThreshold",
     "QuantileThreshold",
+    "RobustThreshold",
     "SigmaThreshold",
     "Summary",
+    "event_intervals",
     "events_from_flags",
     "fit_detector",
     "hundman_epsilon",
     "load_detector",
     "make_threshold",
+    "overlap_counts",
     "read_data",
     "score_file",
     "split_rows",

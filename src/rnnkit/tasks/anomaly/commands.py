@@ -19,7 +19,7 @@ from rnnkit.data.timeseries import TimeSeries
 from rnnkit.train.rundir import write_json
 
 from .detector import Detection, Detector
-from .nab import score_file, summarise
+from .nab import events_from_flags, score_file, summarise
 from .task import load_detector, read_data
 
 
@@ -66,6 +66,9 @@ def evaluate(
 ) -> None:
     """Score a labelled series: event precision/recall/F1 and the NAB score; print JSON.
 
+    Events are formed from the flags after the probationary period (JSON `events` lists every
+    event onset the detector made).
+
     Args:
         run: run directory written by `rnnkit anomaly train`.
         data: labelled CSV [default: the run's training file].
@@ -88,7 +91,11 @@ def evaluate(
     if probation < 0:
         raise ValueError(f"--probation must be >= 0, got {probation}")
     found = detector.detect(series)
-    result = summarise([score_file(found.events, windows, len(series), probation)]).as_dict()
+    # flags in the probationary period are not scored, so they must not merge with later ones
+    scored = found.flags.copy()
+    scored[:probation] = False
+    events = events_from_flags(scored, detector.config.detect.gap_for(detector.train_rows))
+    result = summarise([score_file(events, windows, len(series), probation)]).as_dict()
     result.update(
         {"series": series.source, "probation": probation, "events": found.events.tolist()}
     )

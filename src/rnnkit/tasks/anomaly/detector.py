@@ -6,7 +6,8 @@ threshold fitted on calibration scores (:mod:`.thresholds`), events
 (:func:`.nab.events_from_flags`).
 
 A series is scored point by point: the score of record t uses records t−L+1 … t (the
-forecaster: t−L … t−1 to predict t), so scores before the first full window are NaN.
+forecaster: t−L … t−1 to predict t; the ensemble: both), so scores before the first full window
+are NaN.
 
 Shapes: T records, C value columns, L window, H hidden size, P horizon, N windows.
 """
@@ -28,13 +29,15 @@ from rnnkit.data.windows import centered_windows
 from .config import FEATURE_METHODS, DetectRule
 from .nab import events_from_flags
 from .scoring import (
+    ensemble_scores,
     estimator_scores,
     fit_estimator,
     forecast_errors,
     forecast_record_scores,
     reconstruction_errors,
 )
-from .thresholds import Threshold, smooth, threshold_from_dict
+from .smoothing import smooth
+from .thresholds import Threshold, threshold_from_dict
 
 
 @dataclass
@@ -63,6 +66,7 @@ class Detector:
         estimator: the One-Class SVM or Isolation Forest (feature methods only).
         calibration: the unsmoothed calibration scores (to refit the threshold with another rule).
         train_rows: the records at the start of its training series that it learnt from.
+        normalisers: the ensemble's (median, scale) of each network's log calibration errors.
     """
 
     def __init__(
@@ -75,11 +79,13 @@ class Detector:
         estimator: Any = None,
         calibration: np.ndarray | None = None,
         train_rows: int = 0,
+        normalisers: list[tuple[float, float]] | None = None,
     ) -> None:
         self.network, self.config, self.scaler = network.eval(), config, scaler
         self.columns, self.threshold, self.estimator = tuple(columns), threshold, estimator
         self.calibration = calibration  # raw scores the threshold was fitted on
         self.train_rows = train_rows
+        self.normalisers = [tuple(pair) for pair in normalisers or ()]
 
     @classmethod
     def from_state(cls, network: nn.Module, config: Any, state: Mapping[str, Any]) -> Detector:
@@ -98,6 +104,7 @@ class Detector:
             estimator,
             np.asarray(state["calibration_scores"], dtype=np.float64),
             int(state["train_rows"]),
+            state.get("normalisers"),
         )
 
     @property
@@ -106,13 +113,13 @@ class Detector:
 
     @property
     def context(self) -> int:
-        """Records before the first score: L (the forecaster: L + 1)."""
-        return self.config.model.window + (1 if self.method == "forecast" else 0)
+        """Records before the first score: L (the forecaster and the ensemble: L + 1)."""
+        return self.config.model.window + (1 if self.config.model.forecasts else 0)
 
     def with_rule(self, rule: DetectRule) -> Detector:
         """The same detector with another detection rule: the threshold is refitted on the
         saved calibration scores, smoothed by the new rule."""
-        threshold = rule.make_threshold().fit(smooth(self.calibration, rule.smoothing))
+        threshold = fit_threshold(rule, self.calibration, self.train_rows, self.config.model.window)
         config = replace(self.config, detect=rule)
         return Detector(
             self.network,
@@ -123,6 +130,7 @@ class Detector:
             self.estimator,
             self.calibration,
             self.train_rows,
+            self.normalisers,
         )
 
     @torch.no_grad()
@@ -140,21 +148,20 @@ class Detector:
         if self.context > T:
             return scores
         x = self.scaler.transform(values).astype(np.float32)
+        if self.method == "ensemble":
+            net = self.network
+            forecast = _forecast_scores(net.forecaster, x, L, m.horizon, batch)
+            ae = np.full(T, np.nan)
+            ae[L - 1 :] = _reconstruction_scores(net.autoencoder, x, L, m.center_mode, batch)
+            return ensemble_scores(np.stack([forecast, ae], axis=1), self.normalisers)
         if self.method == "forecast":
-            # window k holds inputs k … k+L−1 and targets k+L … k+L+P−1 (NaN past the end)
-            padded = np.concatenate([x, np.full((m.horizon, x.shape[1]), np.nan, np.float32)])
-            w = torch.from_numpy(centered_windows(padded, L + m.horizon)[: T - L])
-            errors = torch.cat(
-                [forecast_errors(self.network(b[:, :L]), b[:, L:]) for b in w.split(batch)]
-            )  # (T − L, P)
-            return forecast_record_scores(errors.double().numpy(), np.arange(T - L) + L, T)
-        w = torch.from_numpy(centered_windows(x, L, center=m.center_mode))  # (T − L + 1, L, C)
+            return _forecast_scores(self.network, x, L, m.horizon, batch)
         if self.method == "autoencoder":
-            out = torch.cat([reconstruction_errors(self.network(b), b) for b in w.split(batch)])
-        else:
-            z = torch.cat([self.network.encode(b) for b in w.split(batch)]).double().numpy()
-            out = torch.from_numpy(estimator_scores(self.estimator, z))
-        scores[L - 1 :] = out.double().numpy()
+            scores[L - 1 :] = _reconstruction_scores(self.network, x, L, m.center_mode, batch)
+            return scores
+        w = torch.from_numpy(centered_windows(x, L, center=m.center_mode))  # (T − L + 1, L, C)
+        z = torch.cat([self.network.encode(b) for b in w.split(batch)]).double().numpy()
+        scores[L - 1 :] = estimator_scores(self.estimator, z)
         return scores
 
     @torch.no_grad()
@@ -196,13 +203,45 @@ class Detector:
 
     def flag(self, raw_scores: np.ndarray) -> Detection:
         """Smooth raw scores (T,), apply the threshold as a stream, group flags into events."""
-        scores = smooth(raw_scores, self.config.detect.smoothing)
-        levels, flags = _levels_and_flags(self.threshold, scores)
-        events = events_from_flags(flags, self.config.detect.min_gap)
-        return Detection(scores, levels, flags, events)
+        return apply_rule(self.config.detect, self.threshold, raw_scores, self.train_rows)
 
 
-def _levels_and_flags(threshold: Threshold, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def fit_threshold(
+    rule: DetectRule, calibration: np.ndarray, train_rows: int, window: int
+) -> Threshold:
+    """The threshold of ``rule`` fitted on unsmoothed calibration scores (smoothed by the rule)
+    of a detector that learnt from ``train_rows`` records through windows of ``window``."""
+    return rule.make_threshold(train_rows, window).fit(smooth(calibration, rule.smoothing))
+
+
+def apply_rule(
+    rule: DetectRule, threshold: Threshold, raw_scores: np.ndarray, train_rows: int
+) -> Detection:
+    """Smooth raw scores (T,), run them through the fitted threshold, group flags into events
+    (``rule.gap_for(train_rows)`` records apart at least)."""
+    scores = smooth(raw_scores, rule.smoothing)
     if hasattr(threshold, "run"):
-        return threshold.run(scores)
-    return threshold.levels(scores), threshold.flags(scores)
+        levels, flags = threshold.run(scores)
+    else:
+        levels, flags = threshold.levels(scores), threshold.flags(scores)
+    events = events_from_flags(flags, rule.gap_for(train_rows))
+    return Detection(scores, levels, flags, events)
+
+
+def _forecast_scores(network: nn.Module, x: np.ndarray, L: int, P: int, batch: int) -> np.ndarray:
+    """(T,) mean absolute forecast error per record of scaled records x (T, C); NaN before L."""
+    T = len(x)
+    # window k holds inputs k … k+L−1 and targets k+L … k+L+P−1 (NaN past the end)
+    padded = np.concatenate([x, np.full((P, x.shape[1]), np.nan, np.float32)])
+    w = torch.from_numpy(centered_windows(padded, L + P)[: T - L])
+    errors = torch.cat([forecast_errors(network(b[:, :L]), b[:, L:]) for b in w.split(batch)])
+    return forecast_record_scores(errors.double().numpy(), np.arange(T - L) + L, T)  # (T,)
+
+
+def _reconstruction_scores(
+    network: nn.Module, x: np.ndarray, L: int, center: str, batch: int
+) -> np.ndarray:
+    """(T − L + 1,) reconstruction error of every window of L scaled records x (T, C)."""
+    w = torch.from_numpy(centered_windows(x, L, center=center))  # (T − L + 1, L, C)
+    errors = torch.cat([reconstruction_errors(network(b), b) for b in w.split(batch)])
+    return errors.double().numpy()

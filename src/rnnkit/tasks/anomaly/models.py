@@ -6,6 +6,8 @@ are batch-first and built from :func:`rnnkit.nn.make_encoder` (``lstm``, ``gru``
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from torch import Tensor, nn
 
 from rnnkit.nn import make_encoder
@@ -45,14 +47,31 @@ class WindowAutoencoder(nn.Module):
         return self.reconstruct(x)[0]
 
 
+class EnsembleNetwork(nn.Module):
+    """The forecaster and the window autoencoder side by side (``method=ensemble``).
+
+    They share nothing but the optimiser: the task trains them on the sum of their losses and
+    standardises each one's errors before averaging them (:func:`.scoring.ensemble_scores`).
+    ``center``: the autoencoder's windows lose their mean first (``model.center``).
+    """
+
+    def __init__(self, forecaster: nn.Module, autoencoder: WindowAutoencoder, center: bool):
+        super().__init__()
+        self.forecaster, self.autoencoder, self.center = forecaster, autoencoder, center
+
+
 def build_network(m: DetectorModel, columns: int) -> nn.Module:
     """The detector's network for ``columns`` value columns.
 
     ``forecast``: the forecasting task's :class:`~rnnkit.tasks.forecast.model.Forecaster`
     (direct strategy: the last state -> the next P records of every column; with
     ``model.center`` it forecasts from the window's last value, ``norm="last"``). The others:
-    a :class:`WindowAutoencoder`.
+    a :class:`WindowAutoencoder`; ``ensemble``: both in an :class:`EnsembleNetwork`.
     """
+    if m.method == "ensemble":
+        forecaster = build_network(replace(m, method="forecast"), columns)
+        autoencoder = build_network(replace(m, method="autoencoder"), columns)
+        return EnsembleNetwork(forecaster, autoencoder, m.center)
     if m.method == "forecast":
         return Forecaster(
             columns,

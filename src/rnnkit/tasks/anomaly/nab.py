@@ -30,6 +30,13 @@ detections from thresholds fitted on training data, and the score is computed fo
 Event-level counts (not part of NAB): TP = windows holding at least one detection, FN = windows
 holding none, FP = detections outside every window; pooled over files by summing the counts.
 Both metrics take the same detections: the onsets of detection events (:func:`events_from_flags`).
+NAB itself charges every flagged record, so the score of onsets is called here "the NAB score of
+event onsets"; :func:`score_file` gives NAB's own when handed every flagged record instead.
+
+Overlap counts (:func:`overlap_counts`) are those of Orion's benchmark (sintel-dev/Orion,
+``orion/evaluation/contextual.py``, ``_overlap_segment``, used with ``weighted=False``): a window
+overlapped by at least one detected interval is a TP, one overlapped by none a FN, an interval
+overlapping no window a FP; Orion pools a data set by summing the counts over its signals.
 """
 
 from __future__ import annotations
@@ -82,6 +89,59 @@ def events_from_flags(flags: np.ndarray, min_gap: int = 1) -> np.ndarray:
     new = np.ones(flagged.size, dtype=bool)
     new[1:] = np.diff(flagged) > min_gap
     return flagged[new]
+
+
+def event_intervals(flags: np.ndarray, min_gap: int = 1) -> np.ndarray:
+    """The events of :func:`events_from_flags` as intervals: (E, 2) first, last flagged record."""
+    flagged = np.flatnonzero(np.asarray(flags, dtype=bool))
+    onsets = events_from_flags(flags, min_gap)
+    if onsets.size == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    starts = np.searchsorted(flagged, onsets)
+    ends = np.concatenate((starts[1:] - 1, [flagged.size - 1]))
+    return np.stack([onsets, flagged[ends]], axis=1)
+
+
+@dataclass(frozen=True)
+class Counts:
+    """True positives, false positives and false negatives, with the scores they give."""
+
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(self.tp + other.tp, self.fp + other.fp, self.fn + other.fn)
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+
+    @property
+    def f1(self) -> float:
+        """2·TP / (2·TP + FP + FN), 0 when all three are 0."""
+        denominator = 2 * self.tp + self.fp + self.fn
+        return 2 * self.tp / denominator if denominator else 0.0
+
+
+def overlap_counts(
+    intervals: np.ndarray, windows: Sequence[Window], length: int, probation: int = 0
+) -> Counts:
+    """Orion's overlap-segment counts of detected intervals (E, 2) against windows (inclusive
+    record indices): intervals are first cut to the records from ``probation`` on (those left
+    empty are dropped), as detections there are not scored."""
+    windows = _check_windows(windows, length)
+    kept = [
+        (max(int(a), probation), int(b)) for a, b in np.asarray(intervals).reshape(-1, 2)
+        if b >= probation
+    ]  # fmt: skip
+    hit = [any(a <= end and start <= b for a, b in kept) for start, end in windows]
+    stray = sum(not any(a <= end and start <= b for start, end in windows) for a, b in kept)
+    return Counts(tp=sum(hit), fp=stray, fn=len(windows) - sum(hit))
 
 
 def _check_windows(windows: Sequence[Window], length: int) -> list[Window]:

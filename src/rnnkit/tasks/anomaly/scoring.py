@@ -3,6 +3,8 @@
 =============  ======================================  ==========================================
 model.method   network (trained by rnnkit.train)       anomaly score of the window ending at t
 =============  ======================================  ==========================================
+ensemble       the forecaster and the autoencoder       exp of the mean of their standardised log
+               (one module, one summed loss)            errors (:func:`ensemble_scores`)
 autoencoder    LSTM window autoencoder                  mean squared reconstruction error
 forecast       the forecasting task's LSTM forecaster   mean absolute error of the forecasts of t
 ocsvm          GRU window autoencoder (its encoder)     One-Class SVM: −decision_function(z_t) − m
@@ -70,3 +72,32 @@ def estimator_scores(estimator, features: np.ndarray) -> np.ndarray:
     else:
         raw = -estimator.score_samples(features)
     return raw - getattr(estimator, "floor_", 0.0)
+
+
+def log_robust_stats(errors: np.ndarray, floor: float = 1e-2) -> tuple[float, float]:
+    """(m, d) of positive errors (N,): the median of ``log e`` and ``1.4826 · MAD(log e)``.
+
+    ``d`` is at least ``floor`` (a 1% relative change), so near-constant calibration errors do
+    not make every later change look infinitely unusual.
+    """
+    logs = np.log(np.maximum(np.asarray(errors, dtype=np.float64), 1e-12))
+    logs = logs[np.isfinite(logs)]
+    if logs.size < 2:
+        raise ValueError(f"need at least 2 finite errors to standardise, got {logs.size}")
+    median = float(np.median(logs))
+    return median, max(floor, 1.4826 * float(np.median(np.abs(logs - median))))
+
+
+def ensemble_scores(errors: np.ndarray, stats: list[tuple[float, float]]) -> np.ndarray:
+    """Combine K detectors' errors (T, K) into one positive score (T,).
+
+    ``s_t = exp((1/K) Σ_k z_kt)`` with ``z_kt = (log e_kt − m_k) / d_k`` and ``(m_k, d_k)`` from
+    :func:`log_robust_stats` on each detector's calibration errors: each error is measured in
+    robust standard deviations of its own log errors, so neither detector's scale dominates and
+    the combined score has no unit (1 = both at their calibration median). NaN where any
+    detector has no score.
+    """
+    errors = np.asarray(errors, dtype=np.float64)
+    logs = np.log(np.maximum(errors, 1e-12))
+    z = [(logs[:, k] - m) / d for k, (m, d) in enumerate(stats)]
+    return np.exp(np.minimum(np.mean(z, axis=0), 700.0))

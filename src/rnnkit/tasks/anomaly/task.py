@@ -31,15 +31,17 @@ from rnnkit.train import CheckpointError, Context, Step, Task, TaskData, load_ru
 
 from .config import FEATURE_METHODS, AnomalyConfig, AnomalyData, DetectorModel
 from .detector import Detector
-from .models import WindowAutoencoder, build_network
+from .models import EnsembleNetwork, WindowAutoencoder, build_network
 from .scoring import (
+    ensemble_scores,
     estimator_scores,
     fit_estimator,
     forecast_errors,
     forecast_record_scores,
+    log_robust_stats,
     reconstruction_errors,
 )
-from .thresholds import smooth
+from .smoothing import smooth
 
 
 class AnomalyTask(Task[AnomalyConfig]):
@@ -72,7 +74,7 @@ class AnomalyTask(Task[AnomalyConfig]):
         scaler = StandardScaler().fit(values[:fit_rows])
         x = scaler.transform(values[:train_rows]).astype(np.float32)
         L, P = m.window, m.horizon
-        if m.method == "forecast":
+        if m.forecasts:
             w = torch.from_numpy(centered_windows(x, L + P))
             first = torch.arange(len(w)) + L  # the first forecast record of each window
             parts = (first + P - 1 < fit_rows, first + P - 1 >= fit_rows)  # calibration: last
@@ -102,6 +104,8 @@ class AnomalyTask(Task[AnomalyConfig]):
 
     def step(self, model: nn.Module, batch: dict[str, Tensor], state: Any = None) -> Step:
         x = batch["x"]
+        if isinstance(model, EnsembleNetwork):
+            return ensemble_step(model, batch)
         if isinstance(model, WindowAutoencoder):
             x_hat, z = model.reconstruct(x)
             errors = reconstruction_errors(x_hat, x)  # (N,)
@@ -123,7 +127,12 @@ class AnomalyTask(Task[AnomalyConfig]):
         order = torch.argsort(val["record"])
         records = val["record"][order].numpy()
         errors = val["error"][order].double().numpy()
-        if m.method == "forecast":
+        if m.method == "ensemble":
+            parts = ensemble_parts(val, order, m.horizon, state["train_rows"])[state["fit_rows"] :]
+            stats = [log_robust_stats(parts[:, k]) for k in range(parts.shape[1])]
+            raw = ensemble_scores(parts, stats)
+            found["normalisers"] = [list(pair) for pair in stats]
+        elif m.method == "forecast":
             raw = forecast_record_scores(errors, records, state["train_rows"])
             raw = raw[state["fit_rows"] :]
         elif m.method == "autoencoder":
@@ -134,11 +143,44 @@ class AnomalyTask(Task[AnomalyConfig]):
             estimator = fit_estimator(m.method, features, m.nu, m.n_estimators, config.train.seed)
             raw = estimator_scores(estimator, val["z"][order].double().numpy())
             found["features"] = features.tolist()
-        threshold = config.detect.make_threshold().fit(smooth(raw, config.detect.smoothing))
+        rule = config.detect
+        threshold = rule.make_threshold(state["train_rows"], m.window)
+        threshold = threshold.fit(smooth(raw, rule.smoothing))
         return {**found, "threshold": threshold.to_dict(), "calibration_scores": raw.tolist()}
 
 
 TASK = AnomalyTask()
+
+
+def ensemble_step(model: EnsembleNetwork, batch: dict[str, Tensor]) -> Step:
+    """Both networks on the same windows of L + P records: the forecaster reads the first L and
+    predicts the last P; the autoencoder reconstructs the last L (its score belongs to the
+    window's last record). The loss is the sum of their mean squared errors."""
+    x, y = batch["x"], batch["y"]  # (N, L, C), (N, P, C)
+    pred = model.forecaster(x)
+    L = x.shape[1]
+    window = torch.cat([x, y], dim=1)[:, -L:]  # (N, L, C)
+    if model.center:
+        window = window - window.mean(dim=1, keepdim=True)
+    x_hat, _ = model.autoencoder.reconstruct(window)
+    ae_errors = reconstruction_errors(x_hat, window)  # (N,)
+    loss = (pred - y).pow(2).mean() + ae_errors.mean()
+    outputs = {
+        "error": forecast_errors(pred, y).detach(),  # (N, P)
+        "ae_error": ae_errors.detach(),
+        "record": batch["record"],  # the first forecast record
+    }
+    return Step(loss, outputs)
+
+
+def ensemble_parts(outputs: dict[str, Tensor], order: Tensor, horizon: int, length: int):
+    """(length, 2) errors per record from an ensemble's outputs: the forecasts' (averaged over the
+    windows that forecast the record) and the autoencoder's (of the window ending there)."""
+    records = outputs["record"][order].numpy()
+    forecast = forecast_record_scores(outputs["error"][order].double().numpy(), records, length)
+    ae = np.full(length, np.nan)
+    ae[records + horizon - 1] = outputs["ae_error"][order].double().numpy()
+    return np.stack([forecast, ae], axis=1)
 
 
 def read_data(d: AnomalyData, path: str | Path | None = None) -> TimeSeries:

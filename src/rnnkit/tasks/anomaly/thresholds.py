@@ -9,11 +9,14 @@
 * :class:`LikelihoodThreshold` — the anomaly likelihood of Ahmad et al. (2017), "Unsupervised
   real-time anomaly detection for streaming data" (Neurocomputing; NAB's HTM detector): a
   short-term mean of the scores against the distribution of the recent ones.
+* :class:`~.robust.RobustThreshold` (:mod:`.robust`) — scale-free: the log scores, smoothed,
+  against median + k·MAD of the recent ones (Hampel's outlier rule, run as a stream), with
+  flagged records leaving the history for a while and lasting changes becoming the new normal.
 
-Every threshold may be multiplied by ``margin`` (≥ 1 raises it). A threshold's ``levels(scores)``
-gives the value in force at each record, causally: the flags of records up to t never depend on
-scores after t, so a series can be scored point by point. NaN scores (records before a detector
-has a full window) are never flagged.
+The quantile, sigma and dynamic thresholds may be multiplied by ``margin`` (≥ 1 raises it). A
+threshold's ``levels(scores)`` gives the value in force at each record, causally: the flags of
+records up to t never depend on scores after t, so a series can be scored point by point. NaN
+scores (records before a detector has a full window) are never flagged.
 """
 
 from __future__ import annotations
@@ -23,34 +26,8 @@ from statistics import NormalDist
 
 import numpy as np
 
-
-def smooth(scores: np.ndarray, span: int) -> np.ndarray:
-    """Causal exponentially weighted moving average with ``alpha = 2 / (span + 1)``; (T,) -> (T,).
-
-    Leading NaNs stay NaN; span 1 returns the scores unchanged.
-    """
-    scores = np.asarray(scores, dtype=np.float64)
-    if span < 1:
-        raise ValueError(f"span must be >= 1, got {span}")
-    if span == 1:
-        return scores.copy()
-    alpha = 2.0 / (span + 1.0)
-    out = np.full_like(scores, np.nan)
-    level = np.nan
-    for t, x in enumerate(scores):
-        if np.isnan(x):
-            continue
-        level = x if np.isnan(level) else alpha * x + (1.0 - alpha) * level
-        out[t] = level
-    return out
-
-
-def _finite(scores: np.ndarray, what: str) -> np.ndarray:
-    scores = np.asarray(scores, dtype=np.float64)
-    scores = scores[np.isfinite(scores)]
-    if scores.size < 2:
-        raise ValueError(f"{what} needs at least 2 finite training scores, got {scores.size}")
-    return scores
+from .robust import RobustThreshold
+from .smoothing import finite_scores as _finite
 
 
 def _consecutive_runs(index: np.ndarray) -> list[tuple[int, int]]:
@@ -282,18 +259,21 @@ class LikelihoodThreshold:
         }
 
 
-Threshold = QuantileThreshold | SigmaThreshold | DynamicThreshold | LikelihoodThreshold
+Threshold = (
+    QuantileThreshold | SigmaThreshold | DynamicThreshold | LikelihoodThreshold | RobustThreshold
+)
 _KINDS = {
     "quantile": QuantileThreshold,
     "sigma": SigmaThreshold,
     "dynamic": DynamicThreshold,
     "likelihood": LikelihoodThreshold,
+    "robust": RobustThreshold,
 }
 
 
 def make_threshold(kind: str, **options) -> Threshold:
-    """A threshold by name: ``quantile`` (q), ``sigma`` (k), ``dynamic`` (history, step, p) or
-    ``likelihood`` (history, short, epsilon)."""
+    """A threshold by name: ``quantile`` (q), ``sigma`` (k), ``dynamic`` (history, step, p),
+    ``likelihood`` (history, short, epsilon) or ``robust`` (k, history, step, span)."""
 
     if kind not in _KINDS:
         raise ValueError(f"threshold kind must be one of {sorted(_KINDS)}, got {kind!r}")

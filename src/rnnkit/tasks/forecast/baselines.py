@@ -6,6 +6,9 @@ of the last observed value, and returns (N, H, C) forecasts for rows ``origin + 
 * ``naive``: the last value (the random walk, the honest benchmark for prices).
 * ``seasonal_naive``: the value one season before each step (``m`` from the frequency).
 * ``mean``: the mean of the lookback window.
+* ``linear``: NLinear (Zeng et al. 2023) fitted in closed form: one linear map from the
+  lookback, less its last value, to the horizon, shared by every channel and fitted by least
+  squares on the training windows.
 * ``arima`` / ``ets``: statsmodels state-space models fitted once on the training rows (at most
   the last ``max_fit`` of them), then refiltered over the whole series with those parameters
   fixed: the forecast from each origin uses the history up to that origin only. The filtered
@@ -44,6 +47,54 @@ def window_mean(series: np.ndarray, origins: np.ndarray, horizon: int, lookback:
     start = np.maximum(origins + 1 - lookback, 0)
     mean = (csum[origins + 1] - csum[start]) / (origins + 1 - start)[:, None]
     return np.repeat(mean[:, None, :], horizon, axis=1)
+
+
+def linear(
+    series: np.ndarray,
+    fit_rows: tuple[int, int],
+    origins: np.ndarray,
+    horizon: int,
+    lookback: int,
+    *,
+    ridge: float = 1e-6,
+) -> np.ndarray:
+    """(N, H, C) forecasts of a last-value-normalised linear model fitted on ``fit_rows``.
+
+    For a window x (L values of one channel) with last value r, the forecast is
+    ``r + W^T [x_1 - r, ..., x_{L-1} - r, 1]`` (``x_L - r`` is always 0); W (L, H) minimises the
+    squared error over every training window (every channel, windows inside ``fit_rows`` only)
+    with a ridge of ``ridge * trace(X^T X) / L`` that only keeps the solve well posed.
+    """
+    start, end = fit_rows
+    L = lookback
+    n = end - start - L - horizon + 1
+    if n < 1:
+        raise ValueError(f"linear baseline: {end - start} training rows hold no window of "
+                         f"{L} + {horizon} rows")  # fmt: skip
+    gram, cross = np.zeros((L, L)), np.zeros((L, horizon))
+    for c in range(series.shape[1]):
+        x, y = _normalised_windows(series[start:end, c], np.arange(L - 1, L - 1 + n), L, horizon)
+        gram += x.T @ x
+        cross += x.T @ y
+    gram[np.diag_indices(L)] += ridge * np.trace(gram) / L
+    weights = np.linalg.solve(gram, cross)  # (L, H)
+    if origins.min() < L - 1:
+        raise ValueError(f"linear baseline needs {L} rows up to the first origin")
+    out = np.empty((len(origins), horizon, series.shape[1]))
+    for c in range(series.shape[1]):
+        x, _ = _normalised_windows(series[:, c], origins, L, 0)
+        out[:, :, c] = x @ weights + series[origins, c][:, None]
+    return out
+
+
+def _normalised_windows(y: np.ndarray, origins: np.ndarray, lookback: int, horizon: int):
+    """``[x_1 - r, ..., x_{L-1} - r, 1]`` (N, L) and ``future - r`` (N, H) of the windows
+    ending at ``origins``."""
+    rows = origins[:, None] + np.arange(1 - lookback, horizon + 1)[None, :]  # (N, L + H)
+    values = y[rows]
+    last = y[origins][:, None]
+    past = np.concatenate([values[:, : lookback - 1] - last, np.ones((len(origins), 1))], axis=1)
+    return past, values[:, lookback:] - last
 
 
 def statespace(

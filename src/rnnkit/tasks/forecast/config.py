@@ -49,7 +49,16 @@ class ForecastModel(Section):
     hidden_size: int = option(64, "hidden units per layer", low=1)
     num_layers: int = option(1, "stacked recurrent layers", low=1)
     dropout: float = option(0.0, "dropout between recurrent layers", low=0, high=1)
-    strategy: Literal["direct", "recursive", "seq2seq"] = option("direct", "multi-step strategy")
+    strategy: Literal["direct", "recursive", "seq2seq", "segment"] = option(
+        "direct", "multi-step strategy (segment: SegRNN, recurrence over segments of rows)"
+    )
+    segment_length: int = option(24, "segment strategy: rows per segment", low=1)
+    linear_skip: bool = option(
+        False, "direct/segment: add a linear map of the normalised lookback (NLinear) to the output"
+    )
+    head_dropout: float = option(
+        0.0, "dropout before the output layer (direct, segment)", low=0, high=1
+    )
     norm: Literal["none", "last", "mean"] = option("last", "per-window instance normalisation")
     quantiles: tuple[float, ...] = option((), "e.g. 0.1,0.5,0.9 for intervals (pinball loss)")
     loss: Literal["mse", "mae", "huber"] = option("mse", "point loss (without quantiles)")

@@ -10,6 +10,15 @@ first, then past-observed covariates), C_k known-future covariates, Q quantiles.
 * ``seq2seq``: an encoder and a decoder RNN; the decoder starts from the encoder's state and
   takes the previous target value (true with probability ``teacher_forcing`` in training, else
   its own prediction) and the step's known covariates.
+* ``segment``: the recurrence runs over segments of ``w`` rows and decodes all output segments
+  in parallel from the encoder's state (SegRNN, :mod:`.segment`).
+
+``linear_skip`` adds a linear map of the normalised lookback to the network's forecast, per
+target channel (NLinear, Zeng et al. 2023, as a residual path):
+
+    y = r + A (x - r) + b + f_RNN(x - r)         x: (L,) one target channel, r its reference level
+
+so the recurrent part only has to learn what a linear autoregression of the window misses.
 
 Instance normalisation (``norm="last"`` or ``"mean"``) subtracts each window's last value or mean
 from the observed channels and adds it back to the forecast, a simple fix for the level shift
@@ -23,7 +32,9 @@ from torch import Tensor, nn
 
 from rnnkit.nn import ENCODERS, make_encoder
 
-STRATEGIES = ("direct", "recursive", "seq2seq")
+from .segment import SegmentRecurrent
+
+STRATEGIES = ("direct", "recursive", "seq2seq", "segment")
 NORMS = ("none", "last", "mean")
 LOSSES = ("mse", "mae", "huber")
 
@@ -38,13 +49,18 @@ class Forecaster(nn.Module):
         horizon: H.
         cell: ``"lstm"``, ``"gru"`` or ``"rnn"`` (:mod:`rnnkit.nn` layers, fused when possible).
         hidden_size, num_layers, dropout: the encoder's (and decoder's).
-        strategy: ``"direct"``, ``"recursive"`` or ``"seq2seq"``.
+        strategy: ``"direct"``, ``"recursive"``, ``"seq2seq"`` or ``"segment"``.
         norm: instance normalisation, ``"none"``, ``"last"`` or ``"mean"``.
         quantiles: empty for a point forecast, else the levels to emit (sorted; 0.5 included).
         teacher_forcing: seq2seq only, probability of feeding the true previous value in training.
         channel_independent: (mode M) run one shared univariate network on every channel, as
             PatchTST does; the channels then share weights but not information.
         loss: the point loss, ``"mse"``, ``"mae"`` or ``"huber"`` (pinball with quantiles).
+        lookback: L; needed by ``segment`` and ``linear_skip`` (their weights depend on it).
+        segment_length: ``segment`` only, rows per segment (w).
+        head_dropout: dropout before the output layer (``direct`` and ``segment``).
+        linear_skip: add a linear map of the normalised window to the forecast (``direct`` and
+            ``segment``); initialised at zero, so training starts from the network alone.
 
     ``past`` is (N, L, C_obs + C_k), ``known`` (N, H, C_k); :meth:`loss` also takes ``future``
     (N, H, C_obs), the true observed values of the horizon.
@@ -67,6 +83,10 @@ class Forecaster(nn.Module):
         teacher_forcing: float = 0.5,
         channel_independent: bool = False,
         loss: str = "mse",
+        lookback: int | None = None,
+        segment_length: int = 24,
+        head_dropout: float = 0.0,
+        linear_skip: bool = False,
     ) -> None:
         super().__init__()
         if cell not in ENCODERS:
@@ -85,6 +105,12 @@ class Forecaster(nn.Module):
             raise ValueError(f"quantiles must be sorted, distinct and include 0.5, got {quantiles}")
         if channel_independent and n_targets != n_observed:
             raise ValueError("channel_independent needs every observed channel to be a target (M)")
+        if (strategy == "segment" or linear_skip) and lookback is None:
+            raise ValueError("strategy 'segment' and linear_skip need the lookback: pass lookback")
+        if linear_skip and strategy not in ("direct", "segment"):
+            raise ValueError(f"linear_skip needs strategy 'direct' or 'segment', not {strategy!r}")
+        if strategy == "segment" and n_known:
+            raise ValueError("strategy 'segment' takes no known-future covariates")
         # Channel-independent: one shared univariate network run on each channel separately.
         self.channel_independent = channel_independent
         self.n_channels = n_observed
@@ -97,14 +123,28 @@ class Forecaster(nn.Module):
         self.teacher_forcing = teacher_forcing
         self.loss_kind = loss
         rnn_args = dict(num_layers=num_layers, batch_first=True, dropout=dropout)
-        self.encoder = make_encoder(cell, n_observed + n_known, hidden_size, **rnn_args)
+        if strategy != "segment":  # the segment network owns its recurrent layer
+            self.encoder = make_encoder(cell, n_observed + n_known, hidden_size, **rnn_args)
+        self.head_dropout = nn.Dropout(head_dropout)
         if strategy == "direct":
             self.head = nn.Linear(hidden_size + horizon * n_known, horizon * n_targets * self.n_q)
+        elif strategy == "segment":
+            self.segments = SegmentRecurrent(
+                cell, n_observed, n_targets * self.n_q, lookback, horizon, segment_length,
+                hidden_size, num_layers=num_layers, dropout=dropout, head_dropout=head_dropout,
+            )  # fmt: skip
         elif strategy == "recursive":
             self.head = nn.Linear(hidden_size, n_observed)
         else:
             self.decoder = make_encoder(cell, n_targets + n_known, hidden_size, **rnn_args)
             self.head = nn.Linear(hidden_size, n_targets * self.n_q)
+        self.skip = None
+        if linear_skip:
+            # zero start: the forecast begins as the network's own; the linear path grows only
+            # as far as the loss asks for it
+            self.skip = nn.Linear(lookback, horizon)
+            nn.init.zeros_(self.skip.weight)
+            nn.init.zeros_(self.skip.bias)
 
     # -- instance normalisation ---------------------------------------------------------------
 
@@ -161,10 +201,15 @@ class Forecaster(nn.Module):
             future = future[..., : self.n_observed] - ref
         if self.strategy == "direct":
             y = self._direct(x, known)
+        elif self.strategy == "segment":
+            y = self._shape(self.segments(x))
         elif self.strategy == "recursive":
             y = self._recursive(x, known)
         else:
             y = self._seq2seq(x, known, future)
+        if self.skip is not None:  # (N, L, C_out) -> (N, H, C_out)
+            linear = self.skip(x[..., : self.n_targets].transpose(1, 2)).transpose(1, 2)
+            y = y + (linear.unsqueeze(-1) if self.quantiles else linear)
         target_ref = ref[..., : self.n_targets]
         return y + (target_ref.unsqueeze(-1) if self.quantiles else target_ref)
 
@@ -177,6 +222,7 @@ class Forecaster(nn.Module):
     def _direct(self, x: Tensor, known: Tensor) -> Tensor:
         _, state = self.encoder(x)
         h = (state[0] if isinstance(state, tuple) else state)[-1]  # (N, hidden) top layer
+        h = self.head_dropout(h)
         return self._shape(self.head(torch.cat([h, known.flatten(1)], dim=1)))
 
     def _recursive(self, x: Tensor, known: Tensor) -> Tensor:

@@ -20,7 +20,7 @@ from . import metrics
 from .data import Prepared
 from .plots import plot_error_by_step, plot_forecast
 
-BASELINES = ("naive", "seasonal_naive", "mean", "arima", "ets")
+BASELINES = ("naive", "seasonal_naive", "mean", "linear", "arima", "ets")
 
 
 def baseline_forecasts(
@@ -44,6 +44,8 @@ def baseline_forecasts(
                 out[name] = bl.seasonal_naive(z, origins, H, m)
             elif name == "mean":
                 out[name] = bl.window_mean(z, origins, H, prep.lookback)
+            elif name == "linear":
+                out[name] = bl.linear(z, prep.split.train, origins, H, prep.lookback)
             elif name in ("arima", "ets"):
                 out[name] = bl.statespace(
                     name, z, prep.split.train, origins, H, m, order=arima_order, max_fit=max_fit

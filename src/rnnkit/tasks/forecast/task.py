@@ -86,6 +86,10 @@ class ForecastTask(Task[ForecastConfig]):
             teacher_forcing=m.teacher_forcing,
             channel_independent=m.channel_independent,
             loss=m.loss,
+            lookback=config.data.lookback,
+            segment_length=m.segment_length,
+            head_dropout=m.head_dropout,
+            linear_skip=m.linear_skip,
         )
 
     def step(self, model: Forecaster, batch: dict[str, Tensor], state: Any = None) -> Step:

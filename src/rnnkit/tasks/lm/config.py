@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from rnnkit.config import Section, option
 from rnnkit.nn import CellName
@@ -27,8 +27,17 @@ class LMData(Section):
         1, "keep tokens seen at least this often in train; others -> <unk>", low=1
     )
     max_vocab: int = option(0, "keep at most this many tokens besides <unk> (0: all)", low=0)
+    split: Literal["fractions", "nanogpt", "nanogpt-holdout"] = option(
+        "fractions",
+        "fractions: train, then data.val_fraction, then data.test_fraction of the text, the "
+        "vocabulary from train; nanogpt: nanoGPT's split (first 90% train, last 10% validation, "
+        "no test, the vocabulary from the whole text); nanogpt-holdout: nanoGPT's training 90% "
+        "alone, its last data.val_fraction validating (for choosing settings)",
+    )
     val_fraction: float = option(0.05, "validation share, taken after train by position", low=0)
-    test_fraction: float = option(0.05, "test share, the end of the text", low=0)
+    test_fraction: float = option(
+        0.05, "test share, the end of the text (data.split fractions)", low=0
+    )
     seq_len: int = option(128, "truncated BPTT: tokens per chunk of each stream", low=1)
 
     def __post_init__(self) -> None:
@@ -73,3 +82,32 @@ class LMConfig:
     # The measured tinyshakespeare recipe (docs/lm.md): validation 1.45 nats/char in 5 epochs.
     optim: OptimConfig = OptimConfig(lr=2e-3, clip_norm=5.0, schedule="cosine", min_lr=1e-4)
     train: TrainConfig = TrainConfig(epochs=5, batch_size=32, early_stopping=3, eval_train=False)
+
+
+# A preset is a named set of settings, applied over the defaults and under --config and flags.
+PRESETS: dict[str, dict[str, Any]] = {
+    # nanoGPT's split of tinyshakespeare (docs/lm.md); compare settings on nanogpt-holdout
+    # (`python benchmarks/lm.py results --only select-...`), never on nanoGPT's validation text
+    "shakespeare-nanogpt": {
+        "data.split": "nanogpt",
+        "data.seq_len": 128,
+        "model.embedding_size": 128,
+        "model.hidden_size": 512,
+        "model.num_layers": 2,
+        "model.dropout": 0.25,
+        "optim.name": "adamw",
+        "optim.lr": 2e-3,
+        "optim.beta2": 0.99,
+        "optim.weight_decay": 0.1,
+        "optim.clip_norm": 1.0,
+        "optim.schedule": "cosine",
+        "optim.warmup_epochs": 0.25,
+        "optim.min_lr": 1e-4,
+        "train.batch_size": 64,
+        "train.epochs": 24,
+        "train.early_stopping": 0,
+        # bfloat16 matmuls in torch's fused LSTM kernel: faster on CPUs with AMX/AVX-512-BF16
+        "train.precision": "bf16-mixed",
+        "train.eval_train": False,
+    },
+}

@@ -1,9 +1,9 @@
 """``rnnkit lm``: the task's hooks, and the ``generate`` command.
 
 Data: one long token stream (text files read as UTF-8, tokenized into characters or words),
-split by position into train / validation / test (default 90/5/5; ``--data.test_fraction 0
---data.val_fraction 0.1`` is nanoGPT's split), the vocabulary built on train only. Training is
-stateful truncated BPTT (:mod:`.data`).
+split by position into train / validation / test (``--data.split``, :func:`.data.text_split`:
+90/5/5 with the vocabulary built on train only by default; ``nanogpt`` is nanoGPT's 90/10 split
+with the vocabulary of the whole text). Training is stateful truncated BPTT (:mod:`.data`).
 
 Metrics: cross-entropy in nats per token; bits per character (nats / ln 2) for character models,
 perplexity (e ** nats) for word models.
@@ -20,13 +20,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnnkit.data import chronological_split
 from rnnkit.data.text import Tokenizer, Vocabulary, read_text
 from rnnkit.train.inference import load_run
 from rnnkit.train.task import Context, Inputs, Step, Task, TaskData
 
-from .config import LMConfig
-from .data import corpus_files, token_stream, tokenizer_of, unigram_entropy
+from .config import PRESETS, LMConfig
+from .data import encode_text, token_stream, unigram_entropy
 from .generate import generate_text
 from .model import LanguageModel
 
@@ -39,18 +38,12 @@ class LMTask(Task[LMConfig]):
     actions = ("train", "evaluate", "tune", "config")
     headline = ("loss", "bits_per_char", "perplexity")
     aliases = {"files": "data.files", "level": "data.level", "dataset": "data.dataset"}
+    presets = PRESETS
 
     def load_data(self, config: LMConfig) -> TaskData:
         d, rows = config.data, config.train.batch_size
-        files = corpus_files(d.files, d.dataset, d.data_dir)
-        source = ", ".join(f.name for f in files)
-        tokenizer = tokenizer_of(d.level, d.lower)
-        tokens = tokenizer.tokenize(read_text(files))
-        split = chronological_split(len(tokens), d.val_fraction, d.test_fraction, source=source)
-        vocab = Vocabulary.build(tokens[: split.train[1]], d.min_freq, d.max_vocab or None)
-        ids = torch.tensor(vocab.encode(tokens), dtype=torch.long)
-        parts = {name: ids[slice(*getattr(split, part))] for name, part in
-                 (("train", "train"), ("validation", "val"), ("test", "test"))}  # fmt: skip
+        text = encode_text(d)
+        parts, source = text.parts, text.source
         streams = [
             token_stream(part, rows, d.seq_len, f"the {name} split of {source}", name == "train")
             if len(part) or name == "train"
@@ -58,8 +51,8 @@ class LMTask(Task[LMConfig]):
             for name, part in parts.items()
         ]
         state = {
-            "tokenizer": tokenizer.to_dict(),
-            "vocabulary": vocab.to_dict(),
+            "tokenizer": text.tokenizer.to_dict(),
+            "vocabulary": text.vocab.to_dict(),
             "source": source,
             "tokens": {name: len(part) for name, part in parts.items()},
             "unigram_entropy": unigram_entropy(parts["train"]),
