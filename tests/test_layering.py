@@ -12,7 +12,7 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 # lower layers never import higher ones: data and nn know nothing of training or tasks
-LAYERS = ["config", "allocator", "data", "nn", "reference", "train", "tasks", "cli"]
+LAYERS = ["config", "allocator", "data", "nn", "reference", "train", "tasks", "diagnose", "cli"]
 
 
 def module_name(path: Path) -> str:

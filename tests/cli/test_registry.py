@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from rnnkit import __version__
 from rnnkit.cli.main import cli
+from rnnkit.cli.tools import TOOLS
 from rnnkit.tasks import TASKS, action_names, check_task, get_task
 from rnnkit.train import Task
 
@@ -67,3 +68,11 @@ def test_top_level_help_lists_every_task_without_importing_them():
     for name in TASKS:
         assert f"  {name} " in done.stdout
     assert "IMPORTED []" in done.stdout
+
+
+@pytest.mark.parametrize("name", sorted(TOOLS))
+def test_every_tool_has_help(name):
+    done = CliRunner().invoke(cli, [name, "--help"])
+    assert done.exit_code == 0, done.output
+    assert "Usage:" in done.output
+    assert f"  {name} " in CliRunner().invoke(cli, ["--help"]).output

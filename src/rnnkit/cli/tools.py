@@ -26,3 +26,16 @@ def add_tool(tool: Tool) -> None:
     if tool.name in TOOLS:
         raise ValueError(f"command {tool.name!r} is already registered")
     TOOLS[tool.name] = tool
+
+
+add_tool(
+    Tool(
+        "diagnose",
+        "Gradients through time, Jacobian norms, W_hh spectra, clipping: any task's run.",
+        "rnnkit.diagnose.command:diagnose",
+    )
+)
+
+
+add_tool(Tool("export", "Export a run's model as ONNX or TorchScript.", "rnnkit.export:export"))
+add_tool(Tool("serve", "Serve a run's model over HTTP, with batching.", "rnnkit.serve:serve"))

@@ -78,3 +78,29 @@ def ensure_file(folder: Path, remote: RemoteFile, download: bool = True) -> Path
     finally:
         tmp.unlink(missing_ok=True)
     return target
+
+
+def dataset_files(
+    name: str,
+    remotes: dict[str, RemoteFile],
+    root: str | os.PathLike | None = None,
+    download: bool = True,
+) -> dict[str, Path]:
+    """The files of data set ``name`` (key -> path), fetched with :func:`ensure_file` if missing.
+
+    They are looked for in the data directory itself, then in its ``name`` subfolder; a copy
+    kept gzipped beside the name (``FILE.gz``) is used as it is.
+    """
+    base = data_dir(root)
+
+    def present(folder: Path, remote: RemoteFile) -> bool:
+        return (folder / remote.name).is_file() or (folder / f"{remote.name}.gz").is_file()
+
+    folder = base if all(present(base, r) for r in remotes.values()) else base / name
+    paths = {}
+    for key, remote in remotes.items():
+        packed = folder / f"{remote.name}.gz"
+        plain = folder / remote.name
+        use_packed = packed.is_file() and not plain.is_file()
+        paths[key] = packed if use_packed else ensure_file(folder, remote, download)
+    return paths

@@ -135,3 +135,43 @@ register(
         module="rnnkit.tasks.anomaly",
     )
 )
+register(
+    TaskInfo(
+        name="tag",
+        summary="Sequence labelling: part of speech and named entities with a BiLSTM-CRF.",
+        example="rnnkit tag train --preset ud-upos --data-dir ../shared/datasets --out runs/upos",
+        module="rnnkit.tasks.tag",
+    )
+)
+register(
+    TaskInfo(
+        name="memory",
+        summary="Long-memory benchmarks: the adding and copying problems over T steps.",
+        example="rnnkit memory train --problem adding --length 100 --out runs/adding",
+        module="rnnkit.tasks.memory",
+    )
+)
+register(
+    TaskInfo(
+        name="translate",
+        summary="Translation: attentional encoder-decoder, beam search, sacreBLEU and chrF.",
+        example="rnnkit translate train --data-dir ../shared/datasets --out runs/en-fr",
+        module="rnnkit.tasks.translate",
+    )
+)
+register(
+    TaskInfo(
+        name="text",
+        summary="Document classification: embeddings, a BiLSTM/GRU, pooling, linear baselines.",
+        example="rnnkit text train --preset imdb-quick --data-dir ../shared/datasets --out runs/q",
+        module="rnnkit.tasks.text",
+    )
+)
+register(
+    TaskInfo(
+        name="video",
+        summary="Video: next frames (ConvLSTM on Moving MNIST) and clip classes (motion set).",
+        example="rnnkit video train --preset moving-mnist --out runs/moving-mnist",
+        module="rnnkit.tasks.video",
+    )
+)

@@ -6,6 +6,9 @@
 * :mod:`.ett` — ETT-small (ETTh1/h2/m1/m2) and the Informer split (downloaded with checksums).
 * :mod:`.tinyshakespeare` — char-rnn's Shakespeare text (downloaded with checksums).
 * :mod:`.nab` — the Numenta Anomaly Benchmark corpus and its labels.
+* :mod:`.imdb` — the Large Movie Review Dataset, official 25k/25k split (archive checksummed).
+* :mod:`.fra_eng` — Tatoeba English-French sentence pairs (the Anki archive, checksummed).
+* :mod:`.token_pairs` — random token sequences copied or reversed, from a seed (no file).
 
 Every loader takes a data directory: the one given (``--data-dir``), else ``$RNNKIT_DATA``, else
 ``~/.cache/rnnkit`` (see :mod:`rnnkit.data.fetch`).
