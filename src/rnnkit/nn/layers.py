@@ -251,16 +251,28 @@ class GRU(_FusableRecurrent):
 
 
 class _MinimalRecurrent(Recurrent):
-    """Recurrent over a minimal cell; ``fused`` chooses a scan over time or the cells' steps."""
+    """Recurrent over a minimal cell (``_cell``); ``fused`` chooses a scan over time or the
+    cells' steps. Arguments as :class:`MinGRU`."""
+
+    _cell: type[MinGRUCell] | type[MinLSTMCell]
 
     def __init__(
-        self, cell_type, input_size, hidden_size, num_layers, bias, batch_first, dropout,
-        bidirectional, fused, device, dtype,
-    ) -> None:  # fmt: skip
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        fused: bool | str = "auto",
+        device=None,
+        dtype=None,
+    ) -> None:
         if fused not in ("auto", True, False):
             raise ValueError(f"fused must be 'auto', True or False, got {fused!r}")
         make_cell = partial(
-            cell_type,
+            self._cell,
             hidden_size=hidden_size,
             bias=bias,
             parallel=fused is not False,
@@ -289,23 +301,7 @@ class MinGRU(_MinimalRecurrent):
     and (num_layers*D, N, H); see :class:`Recurrent`.
     """
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        fused: bool | str = "auto",
-        device=None,
-        dtype=None,
-    ) -> None:
-        super().__init__(
-            MinGRUCell, input_size, hidden_size, num_layers, bias, batch_first, dropout,
-            bidirectional, fused, device, dtype,
-        )  # fmt: skip
+    _cell = MinGRUCell
 
 
 class MinLSTM(_MinimalRecurrent):
@@ -316,20 +312,4 @@ class MinLSTM(_MinimalRecurrent):
     h̃). Returns ``(output, h_n)``: (L, N, D*H) and (num_layers*D, N, H).
     """
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        fused: bool | str = "auto",
-        device=None,
-        dtype=None,
-    ) -> None:
-        super().__init__(
-            MinLSTMCell, input_size, hidden_size, num_layers, bias, batch_first, dropout,
-            bidirectional, fused, device, dtype,
-        )  # fmt: skip
+    _cell = MinLSTMCell
