@@ -25,7 +25,7 @@ What this machine allows, and how it differs from the paper:
 * Denormal floats are flushed to zero (``torch.set_flush_denormal``): vanishing gradients run
   into the subnormal range, where float arithmetic is many times slower on x86.
 
-    flock /tmp/rnnkit-long.lock python benchmarks/memory.py               # the default grid
+    python benchmarks/memory.py                                           # the default grid
     python benchmarks/memory.py --grid adding:100 --cells lstm,gru --max-steps 2000
     python benchmarks/memory.py --grid adding:200 --cells lstm --resume --runs runs/memory \
         --max-steps 30000 --run-minutes 15 --out benchmarks/results/memory-more.json

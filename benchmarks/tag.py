@@ -14,12 +14,12 @@
    epochs unless ``--flair-epochs`` says otherwise; flair runs in its own environment
    (``--flair PYTHON``), through ``benchmarks/tag_flair.py``. Same metrics (seqeval strict).
 
-Prints Markdown tables and writes benchmarks/results/tag.json. Run the training under the shared
-lock on a shared machine (``flock /tmp/rnnkit-long.lock python benchmarks/tag.py --train``).
+Prints Markdown tables and writes benchmarks/results/tag.json. Train on an otherwise idle
+machine: the wall times are part of the table.
 
     python benchmarks/tag.py --data-dir ../shared/datasets                  # read the runs
     python benchmarks/tag.py --data-dir ../shared/datasets --train          # train missing runs
-    python benchmarks/tag.py --data-dir ../shared/datasets --flair /work/envs/flair/bin/python
+    python benchmarks/tag.py --data-dir ../shared/datasets --flair FLAIR_ENV/bin/python
 """
 
 from __future__ import annotations

@@ -6,10 +6,10 @@ Keras 3 character-level ``lstm_seq2seq`` example beside it, same split, same tim
    epoch (at the mean epoch time so far, validation included) would not fit. The best
    checkpoint (validation BLEU) is then scored on the test split, once (beam search and greedy).
 2. Keras: ``benchmarks/keras_lstm_seq2seq.py`` run by the Python of a separate environment
-   (``--keras PYTHON``, the ``bin/python`` of an environment with Keras) on the training pairs of the same
-   split, for the same training time; its greedy translations of the test sources are scored by
-   the same sacreBLEU call (:func:`rnnkit.tasks.translate.scoring.corpus_scores`) against the
-   same test pairs.
+   (``--keras PYTHON``, the ``bin/python`` of an environment with Keras) on the training pairs
+   of the same split, for the same training time; its greedy translations of the test sources
+   are scored by the same sacreBLEU call (:func:`rnnkit.tasks.translate.scoring.corpus_scores`)
+   against the same test pairs.
 
 Prints a Markdown table and writes benchmarks/results/translate.json, with wall and CPU seconds
 and the load average (the machine is shared). A run directory that already holds results is

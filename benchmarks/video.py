@@ -17,7 +17,7 @@ Three parts, each run on its own (one ``flock`` job per training run is the etiq
   DTW for the 6-channel BasicMotions) computed here on the same files, and the archive's
   published 1-NN DTW accuracies.
 
-    flock /tmp/rnnkit-long.lock python benchmarks/video.py motion --train
+    python benchmarks/video.py motion --train
     python benchmarks/video.py archive --train --source wheels/sktime-1.2.0-py3-none-any.whl
     python benchmarks/video.py moving-mnist --runs runs/video --time-file RUN.stderr
     python benchmarks/video.py table                # print every table from the JSON
