@@ -125,6 +125,8 @@ def test_build_name_follows_the_processor_and_the_source():
     assert avx2 == kernels.build_name("avx avx2 fma sse4_2", "source")
     assert avx2 != kernels.build_name("avx avx2 avx512f fma sse4_2", "source")
     assert avx2 != kernels.build_name("avx avx2 fma sse4_2", "edited source")
+    other_venv = kernels.build_name("avx avx2 fma sse4_2", "source", "/elsewhere/torch")
+    assert avx2 != other_venv  # torch rebuilds for another installation's include paths
     assert avx2.isidentifier()  # torch uses the name as the Python module's name
 
 

@@ -44,16 +44,22 @@ def usable(x: torch.Tensor) -> bool:
     )
 
 
-def build_name(cpu_flags: str, source: str) -> str:
-    """The extension's name for this source on a processor with these feature flags.
+def build_name(
+    cpu_flags: str, source: str, torch_dir: str = str(Path(torch.__file__).parent)
+) -> str:
+    """The extension's name for this source on a processor with these feature flags, built
+    against the torch installed at ``torch_dir``.
 
     The build uses ``-march=native``, and torch caches it by name under the extensions folder,
     which a home directory shared between machines (a cluster, a container image) carries to
     other processors. One name per set of instruction-set flags means a cached build is only
     ever loaded where it was compiled for, not run into an illegal instruction elsewhere; and
-    one per source means a cached build under this name is always the current one.
+    one per source means a cached build under this name is always the current one. One per
+    torch installation (each virtual environment): torch rebuilds under the same name when the
+    build arguments (its include paths) change, and that rebuild would then take place without
+    the "compiling once" notice.
     """
-    key = f"{platform.machine()} {cpu_flags}\n{source}"
+    key = f"{platform.machine()} {cpu_flags}\n{torch_dir}\n{source}"
     return f"rnnkit_kernels_{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 
 
