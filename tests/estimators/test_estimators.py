@@ -167,3 +167,16 @@ def test_language_model_generates_and_saves(tmp_path):
     lm.save(tmp_path / "lm")
     again = rnnkit.load(tmp_path / "lm")
     assert type(again) is rnnkit.LanguageModel and again.generate("the ", 30, seed=1) == sample
+
+
+def test_language_model_equals_the_command_line(tmp_path):
+    text = "the cat sat on the mat. the dog sat on the log.\n" * 40
+    lm = rnnkit.LanguageModel(model__hidden_size=16, model__num_layers=1, epochs=2,
+                              data__seq_len=8, train__batch_size=4,
+                              run_dir=tmp_path / "py").fit(text)  # fmt: skip
+    corpus = tmp_path / "py" / "data" / "corpus.txt"
+    done = run_cli("lm", "train", "--data.files", corpus, "--model.hidden_size", "16",
+                   "--model.num_layers", "1", "--epochs", "2", "--data.seq_len", "8",
+                   "--train.batch_size", "4", "--out", tmp_path / "cli", "-q")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    same_metrics(lm.metrics_, json.loads((tmp_path / "cli" / "metrics.json").read_text()))
