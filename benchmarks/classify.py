@@ -30,12 +30,9 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -47,7 +44,7 @@ from rnnkit.allocator import keep_freed_memory
 from rnnkit.config import resolve
 from rnnkit.tasks import get_task
 from rnnkit.train import fit
-from timing import EpochClock  # benchmarks/timing.py (scripts run from this folder)
+from timing import EpochClock, timed_command  # benchmarks/timing.py (run from this folder)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results" / "classify.json"
@@ -58,27 +55,6 @@ SHARED_MNIST = ROOT.parent / "shared" / "datasets" / "mnist"
 
 
 # ------------------------------------------------------------------------------ headline runs
-def train_run(command: list[str], run: Path, lock: str | None) -> dict:
-    """Run a training command: its CPU seconds and the load average while it trained."""
-    loads: list[tuple[float, float]] = []
-    done = threading.Event()
-
-    def sample() -> None:  # the 1-minute load average every 30 s while the command runs
-        while not done.wait(30):
-            loads.append((time.time(), os.getloadavg()[0]))
-
-    threading.Thread(target=sample, daemon=True).start()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    env = {**os.environ, "OMP_WAIT_POLICY": "passive"}
-    subprocess.run((["flock", lock] if lock else []) + command, check=True, env=env)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    done.set()
-    wall = json.loads((run / "metrics.json").read_text())["wall_time_s"]
-    during = [load for t, load in loads if t >= time.time() - wall]  # not the wait for the lock
-    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
-    return {"cpu_s": round(cpu, 1), "load_during": during, "load_after": os.getloadavg()}
-
-
 def headline(preset: str, seed: int, args: argparse.Namespace) -> dict | None:
     """One seed of a headline run: read, or trained first with ``--train``."""
     run = args.runs / f"{preset}-seed{seed}"
@@ -89,7 +65,7 @@ def headline(preset: str, seed: int, args: argparse.Namespace) -> dict | None:
         command = [sys.executable, "-m", "rnnkit.cli.main", "classify", "train", "--preset"]
         command += [preset, "--train.seed", str(seed), "--train.progress", "false"]
         command += ["--out", str(run)]
-        bench = train_run(command, run, args.lock)
+        bench = timed_command(command, run, args.lock)
         (run / "bench.json").write_text(json.dumps(bench, indent=2) + "\n")
     metrics = json.loads((run / "metrics.json").read_text())
     bench_file = run / "bench.json"

@@ -40,12 +40,9 @@ import csv
 import json
 import os
 import platform
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -58,6 +55,7 @@ from rnnkit.allocator import keep_freed_memory
 from rnnkit.config import resolve
 from rnnkit.tasks.lm import TASK, LanguageModel, LMConfig, generate_ids
 from rnnkit.train import fit
+from timing import timed_command  # benchmarks/timing.py (scripts run from this folder)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared/datasets/tinyshakespeare/input.txt"
@@ -274,23 +272,7 @@ def train_run(flags: list[str], run: Path, data_dir: str, lock: str | None) -> d
     """Train one run through the command line: its CPU seconds and the load during it."""
     command = [sys.executable, "-m", "rnnkit.cli.main", "lm", "train", *flags]
     command += ["--data.data_dir", data_dir, "--train.progress", "false", "--out", str(run)]
-    loads: list[tuple[float, float]] = []
-    done = threading.Event()
-
-    def sample() -> None:  # the 1-minute load average every 30 s while the command runs
-        while not done.wait(30):
-            loads.append((time.time(), os.getloadavg()[0]))
-
-    threading.Thread(target=sample, daemon=True).start()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    env = {**os.environ, "OMP_WAIT_POLICY": "passive"}
-    subprocess.run((["flock", lock] if lock else []) + command, check=True, env=env)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    done.set()
-    wall = json.loads((run / "metrics.json").read_text())["wall_time_s"]
-    during = [load for t, load in loads if t >= time.time() - wall]  # not the wait for the lock
-    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
-    return {"cpu_s": round(cpu, 1), "load_during": during, "load_after": os.getloadavg()}
+    return timed_command(command, run, lock)
 
 
 def rescore(run: Path) -> dict:

@@ -1,8 +1,15 @@
-"""What the benchmarks share: timing the engine's epochs from the inside."""
+"""What the benchmarks share: timing the engine's epochs from the inside, and a training
+command's CPU time and load average from the outside."""
 
 from __future__ import annotations
 
+import json
+import os
+import resource
+import subprocess
+import threading
 import time
+from pathlib import Path
 
 from lightning.pytorch.callbacks import Callback
 
@@ -22,3 +29,25 @@ class EpochClock(Callback):
 
     def epochs(self) -> list[float]:
         return [b - a for a, b in zip(self.marks, self.marks[1:])]
+
+
+def timed_command(command: list[str], run: Path, lock: str | None) -> dict:
+    """Run a training command (under ``flock lock`` if given) that writes the run directory
+    ``run``: its CPU seconds and the load average while it trained."""
+    loads: list[tuple[float, float]] = []
+    done = threading.Event()
+
+    def sample() -> None:  # the 1-minute load average every 30 s while the command runs
+        while not done.wait(30):
+            loads.append((time.time(), os.getloadavg()[0]))
+
+    threading.Thread(target=sample, daemon=True).start()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    env = {**os.environ, "OMP_WAIT_POLICY": "passive"}
+    subprocess.run((["flock", lock] if lock else []) + command, check=True, env=env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done.set()
+    wall = json.loads((run / "metrics.json").read_text())["wall_time_s"]
+    during = [load for t, load in loads if t >= time.time() - wall]  # not the wait for the lock
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return {"cpu_s": round(cpu, 1), "load_during": during, "load_after": os.getloadavg()}
