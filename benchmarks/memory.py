@@ -15,8 +15,9 @@ What this machine allows, and how it differs from the paper:
   (checked every 500 steps), and the whole table starts no run after ``--total-minutes``. Each
   T gives every cell the same budget. Runs are ordered so the cheap and decisive ones (adding
   T=100, 200) come first; what was cut is reported, never left out.
-* GRU and tanh RNN run on rnnkit's scans (``model.fused false``), the LSTM on torch's fused
-  kernel: the faster path for each on this CPU, the same equations.
+* Every cell runs on the path ``fused="auto"`` picks (torch's kernel for the LSTM, rnnkit's
+  compiled loops for the GRU and the tanh RNN, the compiled scan for minGRU and minLSTM), one
+  thread per run, ``--jobs`` runs side by side (default: 2, one per core).
 * 10,000 training sequences reused every 500 steps (the paper: 100,000, so 20,000 iterations
   saw each 4 times), 500 validation (each epoch), 2,000 test sequences (the paper: 10,000).
   The test loss is that of the best checkpoint by validation loss.
@@ -31,18 +32,20 @@ What this machine allows, and how it differs from the paper:
         --max-steps 30000 --run-minutes 15 --out benchmarks/results/memory-more.json
 
 Prints a table and writes JSON (with wall and CPU time and the load average per run) to
-benchmarks/results/memory.json; run directories go to ``--runs`` (default runs/memory).
+benchmarks/results/memory.json; run directories go to ``--runs`` (default: a temporary folder).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import platform
 import resource
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
@@ -63,9 +66,7 @@ BUDGETS = {
     "adding:750": (4000, 3.0),
     "copying:500": (3000, 3.0),
 }
-CELLS = ["lstm", "gru", "rnn"]
-# the faster path for each cell on the development machine's CPU (same equations)
-FUSED = {"lstm": "auto", "gru": "false", "rnn": "false"}
+CELLS = ["lstm", "gru", "rnn", "mingru", "minlstm"]
 STEPS_PER_EPOCH = 500
 BATCH = 20
 
@@ -108,7 +109,6 @@ def run_one(
         "data.seed": args.seed,
         "model.cell": cell,
         "model.hidden_size": args.hidden,
-        "model.fused": FUSED.get(cell, "auto"),
         "train.epochs": epochs,
         "train.seed": args.seed,
         "train.progress": False,
@@ -175,6 +175,22 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def run_or_skip(item: str, cell: str, args, root: Path, deadline: float) -> dict:
+    """One run of the grid in a worker process, unless the table's time is spent."""
+    problem, length = item.split(":")
+    if time.time() > deadline:
+        return {"problem": problem, "T": int(length), "cell": cell,
+                "skipped": "not run: total time budget"}  # fmt: skip
+    torch.set_flush_denormal(True)
+    steps, minutes = BUDGETS.get(item, (6000, 3.0))
+    budget = (args.max_steps or steps, args.run_minutes or minutes)
+    name = f"{problem}-{length}-{cell}"
+    print(f"== {name} (at most {budget[0]} steps, {budget[1]:g} min)", flush=True)
+    row = run_one(problem, int(length), cell, budget, args, root / name)
+    print(table([row]).splitlines()[-1], flush=True)
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--grid", default=",".join(BUDGETS), help="problem:T,... in run order")
@@ -185,6 +201,8 @@ def main() -> None:
                         help="wall-time cap per run [default: table]")  # fmt: skip
     parser.add_argument("--total-minutes", type=float, default=55.0,
                         help="start no run after this much wall time")  # fmt: skip
+    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
+                        help="runs side by side, one process (one thread) each")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true",
                         help="continue the grid's runs in --runs up to the new budgets "
@@ -192,32 +210,25 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=None, help="[default: a temporary folder]")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    torch.set_flush_denormal(True)
     started = time.perf_counter()
     root = args.runs or Path(tempfile.mkdtemp(prefix="rnnkit-memory-"))
-    rows: list[dict] = []
-    for item in args.grid.split(","):
-        problem, length = item.split(":")
-        for cell in args.cells.split(","):
-            name = f"{problem}-{length}-{cell}"
-            if time.perf_counter() - started > 60 * args.total_minutes:
-                rows.append({"problem": problem, "T": int(length), "cell": cell,
-                             "skipped": "not run: total time budget"})  # fmt: skip
-                continue
-            steps, minutes = BUDGETS.get(item, (6000, 3.0))
-            budget = (args.max_steps or steps, args.run_minutes or minutes)
-            print(f"== {name} (at most {budget[0]} steps, {budget[1]:g} min)", flush=True)
-            rows.append(run_one(problem, int(length), cell, budget, args, root / name))
-            print(table(rows[-1:]).splitlines()[-1], flush=True)
+    deadline = time.time() + 60 * args.total_minutes
+    grid = [(item, cell) for item in args.grid.split(",") for cell in args.cells.split(",")]
+    # each run uses one thread (the memory task's train.threads): one process per core
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(args.jobs, mp_context=context) as pool:
+        futures = [pool.submit(run_or_skip, *run, args, root, deadline) for run in grid]
+        rows = [future.result() for future in futures]
     total = time.perf_counter() - started
-    usage = resource.getrusage(resource.RUSAGE_SELF)
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     report = {
         "settings": vars(args) | {"runs": str(root), "out": str(args.out)},
         "machine": {
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
             "torch": torch.__version__,
-            "threads": 1,
+            "threads per run": 1,
+            "runs at once": args.jobs,
         },  # fmt: skip
         "total_wall_s": round(total, 1),
         "total_cpu_s": round(usage.ru_utime + usage.ru_stime, 1),

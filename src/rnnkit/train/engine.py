@@ -86,6 +86,21 @@ def fit(
     Returns:
         The run's directory and metrics on the main process, None on the others.
     """
+    threads = torch.get_num_threads()  # train.threads is the run's, not the caller's afterwards
+    try:
+        return _fit(task, config, out, resume, stop_after_epoch, callbacks)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _fit(
+    task: Task,
+    config: Any,
+    out: str | Path | None,
+    resume: str | Path | None,
+    stop_after_epoch: int | None,
+    callbacks: Sequence[Callback],
+) -> FitResult | None:
     started = time.perf_counter()
     t = config.train
     _check_accelerator(t)

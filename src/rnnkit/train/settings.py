@@ -93,7 +93,9 @@ class TrainConfig(Section):
         "auto", "multi-process strategy (ddp: gloo on CPU, NCCL on GPU)"
     )
     precision: Literal["32-true", "bf16-mixed"] = option("32-true", "numeric precision")
-    threads: int = option(0, "torch CPU threads per process (0: torch's default)", low=0)
+    threads: int = option(
+        0, "torch CPU threads during the run, per process (0: torch's default)", low=0
+    )
     flush_denormal: bool = option(
         False,
         "CPU: flush subnormal floats (below 1e-38 in float32) to zero; vanishing gradients "

@@ -56,8 +56,9 @@ class MemoryModel(Section):
     )
     fused: Literal["auto", "true", "false"] = option(
         "auto",
-        "torch's fused kernels when possible (false: rnnkit's scans; on CPU they train a GRU "
-        "and a tanh RNN faster than torch's kernels do)",
+        "auto: the fastest correct path for the cell and device (rnnkit.nn.dispatch: on CPU, "
+        "torch's kernel for the LSTM, rnnkit's compiled loops for the GRU and the tanh RNN); "
+        "true: torch's fused kernels; false: rnnkit's loops",
     )
     recurrent_gain: float = option(
         1.0,
