@@ -50,8 +50,6 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results" / "classify.json"
 SEEDS = (0, 1, 2)
 HEADLINE = {"tutorial-mnist": 0.9774, "mnist-rows": 0.99, "mnist-cnn": 0.99, "fsdd": 0.97}
-HEADLINE_DATA = {"tutorial-mnist": "mnist", "mnist-rows": "mnist", "mnist-cnn": "mnist",
-                 "fsdd": "fsdd"}  # fmt: skip
 TEST_SET = {"fsdd": "FSDD test (recordings 0-4, 300)"}  # the others: MNIST's 10,000 test images
 SHARED_MNIST = ROOT.parent / "shared" / "datasets" / "mnist"
 
@@ -67,8 +65,9 @@ def headline(preset: str, seed: int, args: argparse.Namespace) -> dict | None:
         command = [sys.executable, "-m", "rnnkit.cli.main", "classify", "train", "--preset"]
         command += [preset, "--train.seed", str(seed), "--train.progress", "false"]
         command += ["--out", str(run)]
-        if args.data_root:  # the folder holding mnist/ and fsdd/
-            command += ["--data-dir", str(Path(args.data_root) / HEADLINE_DATA[preset])]
+        if args.data_root:  # the folder holding each preset's data set (mnist/, fsdd/)
+            dataset = get_task("classify").presets[preset]["data.dataset"]
+            command += ["--data-dir", str(Path(args.data_root) / dataset)]
         bench = timed_command(command, run, args.lock)
         (run / "bench.json").write_text(json.dumps(bench, indent=2) + "\n")
     metrics = json.loads((run / "metrics.json").read_text())

@@ -25,6 +25,13 @@ from torch import Tensor
 
 from . import kernels
 
+# the help of a task's ``model.fused`` option (auto | true | false), beside the rules it names
+FUSED_HELP = (
+    "auto: the fastest correct path for the cell and device (rnnkit.nn.dispatch: on CPU, "
+    "torch's kernel for the LSTM, rnnkit's compiled loops for the GRU and the tanh RNN); "
+    "true: torch's fused kernels; false: rnnkit's loops"
+)
+
 
 def prefers_torch_kernel(kind: str, x: Tensor) -> bool:
     """Whether ``fused="auto"`` hands this call to torch's kernel rather than rnnkit's scan.

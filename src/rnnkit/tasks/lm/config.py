@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from rnnkit.config import Section, option
 from rnnkit.nn import CellName
+from rnnkit.nn.dispatch import FUSED_HELP
 from rnnkit.train.settings import OptimConfig, TrainConfig
 
 
@@ -62,12 +63,7 @@ class LMModel(Section):
     )
     layer_norm: bool = option(False, "layer-normalised cells (slower: no fused kernel)")
     tie_weights: bool = option(False, "share the embedding with the output layer (needs E == H)")
-    fused: Literal["auto", "true", "false"] = option(
-        "auto",
-        "auto: the fastest correct path for the cell and device (rnnkit.nn.dispatch: on CPU, "
-        "torch's kernel for the LSTM, rnnkit's compiled loops for the GRU and the tanh RNN); "
-        "true: torch's fused kernels; false: rnnkit's loops",
-    )
+    fused: Literal["auto", "true", "false"] = option("auto", FUSED_HELP)
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -15,6 +15,7 @@ from typing import Literal
 
 from rnnkit.config import Section, option
 from rnnkit.nn import CellName
+from rnnkit.nn.dispatch import FUSED_HELP
 from rnnkit.train import OptimConfig, TrainConfig
 
 
@@ -54,12 +55,7 @@ class MemoryModel(Section):
         "(LSTM, minLSTM); torch: each layer's own initialisation (torch's U(-1/sqrt(H), "
         "1/sqrt(H)) for LSTM, GRU, RNN)",
     )
-    fused: Literal["auto", "true", "false"] = option(
-        "auto",
-        "auto: the fastest correct path for the cell and device (rnnkit.nn.dispatch: on CPU, "
-        "torch's kernel for the LSTM, rnnkit's compiled loops for the GRU and the tanh RNN); "
-        "true: torch's fused kernels; false: rnnkit's loops",
-    )
+    fused: Literal["auto", "true", "false"] = option("auto", FUSED_HELP)
     recurrent_gain: float = option(
         1.0,
         "multiply every W_hh by this after initialisation (a tanh RNN's gradients explode "
