@@ -40,6 +40,7 @@ from pathlib import Path
 from rnnkit.data.conll import read_tagged
 from rnnkit.data.datasets import ud_ewt, wnut17
 from rnnkit.data.vectors import read_vectors
+from timing import run_command  # benchmarks/timing.py (scripts run from this folder)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results" / "tag.json"
@@ -51,14 +52,10 @@ FLAIR_TAG = {"ud-upos": "upos", "wnut17": "ner"}
 def timed(command: list[str]) -> dict:
     """Run a command; its own wall and CPU seconds (other runs beside it excluded), the load."""
     started = time.perf_counter()
-    process = subprocess.Popen(command)
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode:
-        raise subprocess.CalledProcessError(process.returncode, command)
+    cpu = run_command(command)
     return {
         "wall_s": round(time.perf_counter() - started, 1),
-        "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
+        "cpu_s": round(cpu, 1),
         "load_avg": [round(x, 2) for x in os.getloadavg()],
     }
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import threading
 import time
@@ -31,6 +30,17 @@ class EpochClock(Callback):
         return [b - a for a, b in zip(self.marks, self.marks[1:])]
 
 
+def run_command(command: list[str], env: dict | None = None) -> float:
+    """Run a command to its end (an error if it fails): the CPU seconds of it and its children
+    alone, so that commands run side by side do not count each other's."""
+    process = subprocess.Popen(command, env=env)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise subprocess.CalledProcessError(process.returncode, command)
+    return usage.ru_utime + usage.ru_stime
+
+
 def timed_command(command: list[str], run: Path, lock: str | None) -> dict:
     """Run a training command (under ``flock lock`` if given) that writes the run directory
     ``run``: its CPU seconds and the load average while it trained."""
@@ -42,12 +52,9 @@ def timed_command(command: list[str], run: Path, lock: str | None) -> dict:
             loads.append((time.time(), os.getloadavg()[0]))
 
     threading.Thread(target=sample, daemon=True).start()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     env = {**os.environ, "OMP_WAIT_POLICY": "passive"}
-    subprocess.run((["flock", lock] if lock else []) + command, check=True, env=env)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = run_command((["flock", lock] if lock else []) + command, env)
     done.set()
     wall = json.loads((run / "metrics.json").read_text())["wall_time_s"]
     during = [load for t, load in loads if t >= time.time() - wall]  # not the wait for the lock
-    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
     return {"cpu_s": round(cpu, 1), "load_during": during, "load_after": os.getloadavg()}
