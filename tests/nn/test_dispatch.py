@@ -44,6 +44,20 @@ def test_lstm_takes_torchs_kernel_on_cpu(monkeypatch, grad):
         assert torch_kernel_calls(monkeypatch, layer, torch.randn(5, 3, 4)) == 1
 
 
+@pytest.mark.parametrize("grad", [True, False])
+def test_lstm_under_bfloat16_autocast_runs_and_agrees_with_float32(monkeypatch, grad):
+    # torch's LSTM kernel fails under bfloat16 on CPUs whose oneDNN lacks it (AVX2 only):
+    # there the rules send the call to rnnkit's loops, elsewhere to the kernel
+    torch.manual_seed(0)
+    layer, x = rnn.LSTM(16, 32, num_layers=2), torch.randn(7, 3, 16)
+    expected, _ = layer(x)
+    native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    with torch.set_grad_enabled(grad), torch.autocast("cpu", dtype=torch.bfloat16):
+        assert torch_kernel_calls(monkeypatch, layer, x) == int(native)
+        y, _ = layer(x)
+    torch.testing.assert_close(y.float(), expected, atol=3e-2, rtol=0)  # bfloat16's 8 bits
+
+
 def test_one_step_of_one_sequence_runs_the_cells(monkeypatch):
     layer = rnn.LSTM(4, 8)
     with torch.no_grad():

@@ -17,7 +17,7 @@ from seqeval.metrics import f1_score
 from seqeval.scheme import IOB2
 
 from rnnkit.cli.main import cli
-from rnnkit.config import resolve
+from rnnkit.config import ConfigError, resolve
 from rnnkit.data import DataError
 from rnnkit.data.conll import read_columns, read_conllu, read_lines
 from rnnkit.data.vectors import read_vectors
@@ -222,6 +222,22 @@ def test_malformed_training_files_are_refused_naming_file_and_line(tmp_path):
     bad.write_text("Paris\tB-LOC\nis\tO\n\nnice\tU-LOC\n")
     with pytest.raises(DataError, match=rf"^{bad}: line 4: tag 'U-LOC' is not IOB2"):
         TASK.load_data(config_for(**{"data.train": str(bad), "data.scheme": "iob2"}))
+
+
+def test_training_with_validation_adds_its_sentences_and_leaves_none_to_validate(small_files):
+    files = {"data.train": str(small_files["wn_train"]),
+             "data.validation": str(small_files["wn_dev"])}  # fmt: skip
+    apart = TASK.load_data(config_for(**files))
+    together = TASK.load_data(config_for(**files, **{"data.train_with_validation": True}))
+    assert together.val is None and apart.val is not None
+    assert len(together.train) == len(apart.train) + len(apart.val) == 600 + 150
+    words = set(together.state["words"]["tokens"])
+    dev_only = {w.lower() for s in read_columns(small_files["wn_dev"]) for w in s.tokens}
+    dev_only -= set(apart.state["words"]["tokens"])
+    assert dev_only and dev_only <= words  # the vocabulary is fitted on both
+    with pytest.raises(ConfigError, match="no validation split to add"):
+        TASK.load_data(config_for(**{"data.train": str(small_files["wn_train"]),
+                                     "data.train_with_validation": True}))  # fmt: skip
 
 
 @pytest.mark.slow

@@ -16,6 +16,9 @@ CPU threads (``benchmarks/recurrent.py``, ``docs/speed.md``), not from timing ea
   torch's CPU kernel pays a fixed cost per call that dominates a single step (about 3x at
   N=1, H=512).
 * While tracing or exporting to ONNX: torch's kernel, so the graph holds one recurrent operator.
+* CPU, bfloat16 (an input or ``torch.autocast``) on a CPU whose oneDNN has no bfloat16 (no
+  AVX-512-BF16 or AMX, e.g. AVX2 only): rnnkit's loops, since torch's LSTM kernel fails there
+  ("could not create a primitive descriptor for the LSTM forward propagation primitive").
 """
 
 from __future__ import annotations
@@ -46,11 +49,19 @@ def prefers_torch_kernel(kind: str, x: Tensor) -> bool:
     training = torch.is_grad_enabled()
     if not training and x.shape[0] == 1 and x.shape[1] == 1:
         return False
+    if wants_bfloat16(x) and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        return False
     if kind == "lstm":
         return True
     if kernels.usable(x):
         return False
     return not training
+
+
+def wants_bfloat16(x: Tensor) -> bool:
+    """Whether a CPU call computes in bfloat16: its input is, or CPU autocast is on with it."""
+    autocast = torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu")
+    return x.dtype == torch.bfloat16 or autocast == torch.bfloat16
 
 
 def describe(kind: str) -> str:

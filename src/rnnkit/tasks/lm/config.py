@@ -107,8 +107,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train.batch_size": 64,
         "train.epochs": 24,
         "train.early_stopping": 0,
-        # bfloat16 matmuls in torch's fused LSTM kernel: faster on CPUs with AMX/AVX-512-BF16
-        "train.precision": "bf16-mixed",
         "train.eval_train": False,
     },
 }

@@ -170,11 +170,17 @@ def tag_ids(sentences: Sequence[Sentence], state: Mapping[str, Any], T: int) -> 
 def load_splits(
     d: TagData, vector_words: Sequence[str] = ()
 ) -> tuple[dict[str, list[Sentence] | None], dict[str, Any]]:
-    """The sentences of each split and the state fitted on train (and a vector file's words)."""
+    """The sentences of each split and the state fitted on train (and a vector file's words);
+    with ``data.train_with_validation`` the validation sentences join train."""
     paths = split_paths(d)
     sentences = {
         name: None if path is None else read_split(path, d) for name, path in paths.items()
     }
+    if d.train_with_validation:
+        if sentences["validation"] is None:
+            raise ConfigError("data.train_with_validation: there is no validation split to add")
+        sentences["train"] = sentences["train"] + sentences["validation"]
+        sentences["validation"] = None
     train = sentences["train"]
     scheme = resolve_scheme(d, train)
     check_scheme(train, scheme)
