@@ -42,6 +42,7 @@ from pathlib import Path
 from rnnkit.data.conll import read_tagged
 from rnnkit.data.datasets import ud_ewt, wnut17
 from rnnkit.data.vectors import read_vectors
+from rnnkit.tasks.tag.config import PRESETS
 from timing import run_command  # benchmarks/timing.py (scripts run from this folder)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,6 +54,11 @@ TARGETS = {
     "wnut17-train-dev": ("f1", 0.408),
 }
 FLAIR_TAG = {"ud-upos": "upos", "wnut17": "ner"}
+
+
+def with_glove(preset: str) -> bool:
+    """Whether the preset's runs start from the GloVe vectors: those on WNUT-17."""
+    return PRESETS[preset]["data.dataset"] == "wnut17"
 
 
 def timed(command: list[str]) -> dict:
@@ -203,11 +209,11 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="headline runs trained side by side")
     args = parser.parse_args()
 
-    wnut = any(p.startswith("wnut17") for p in args.presets)
-    vector_file = vectors(args.runs, args.vectors, args.train) if wnut else None
+    glove = any(with_glove(p) for p in args.presets)
+    vector_file = vectors(args.runs, args.vectors, args.train) if glove else None
 
     def one(preset: str, seed: int) -> dict:
-        extra = ["--model.vectors", str(vector_file)] if preset.startswith("wnut17") else []
+        extra = ["--model.vectors", str(vector_file)] if with_glove(preset) else []
         return headline(preset, seed, args.runs, args.data_dir, extra, args.train)
 
     with ThreadPoolExecutor(args.jobs) as pool:  # each run is its own process
